@@ -10,3 +10,4 @@ export * from './kex.js';
 export * from './replay-window.js';
 export * from './control.js';
 export * from './rotation.js';
+export * from './service-certificates.js';

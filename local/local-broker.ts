@@ -1,0 +1,137 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { renderAclFile, renderMosquittoConf, type AclInput, type BrokerLimits, type TlsMinimumVersion } from '../broker-config/mosquitto-config.js';
+import type { Credential } from './throwaway-pki.js';
+
+/** Mosquitto from PATH on a loopback port, configured by the shared renderer. */
+export interface LocalBrokerOptions {
+  dir: string;
+  port: number;
+  caCertPem: string;
+  server: Credential;
+  acl: AclInput;
+  tlsMinimumVersion?: TlsMinimumVersion;
+  limits?: Partial<BrokerLimits>;
+  crlPem?: string;
+}
+
+export class MosquittoNotInstalledError extends Error {
+  override readonly name = 'MosquittoNotInstalledError';
+  constructor() {
+    super(
+      'mosquitto was not found on PATH. Install it: `sudo apt-get install mosquitto` (Debian/Ubuntu), ' +
+        '`brew install mosquitto` (macOS), then run again.',
+    );
+  }
+}
+
+export function findMosquitto(): string {
+  for (const candidate of ['mosquitto', '/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto']) {
+    const probe = spawnSync(candidate, ['-h'], { stdio: 'ignore' });
+    if (!probe.error) return candidate;
+  }
+  throw new MosquittoNotInstalledError();
+}
+
+/** Run as root, mosquitto drops to user `mosquitto`: hand it the files it must read or write. */
+function mosquittoUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const uid = spawnSync('id', ['-u', 'mosquitto'], { encoding: 'utf8' });
+  const gid = spawnSync('id', ['-g', 'mosquitto'], { encoding: 'utf8' });
+  if (uid.status !== 0 || gid.status !== 0) return undefined;
+  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+}
+
+export class LocalBroker {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly port: number,
+    readonly logPath: string,
+  ) {}
+
+  static async start(options: LocalBrokerOptions): Promise<LocalBroker> {
+    const binary = findMosquitto();
+    const { dir } = options;
+    const dataDir = join(dir, 'data');
+    mkdirSync(dataDir, { recursive: true, mode: 0o750 });
+    const owner = mosquittoUser();
+    const file = (name: string, content: string, mode: number) => {
+      const path = join(dir, name);
+      writeFileSync(path, content, { mode });
+      chmodSync(path, mode);
+      if (owner) chownSync(path, owner.uid, owner.gid);
+      return path;
+    };
+    const caFile = file('ca.crt', options.caCertPem, 0o644);
+    const certFile = file('broker.crt', options.server.certPem, 0o644);
+    const keyFile = file('broker.key', options.server.keyPem, 0o600);
+    const aclFile = file('acl', renderAclFile(options.acl), 0o644);
+    const crlFile = options.crlPem ? file('crl.pem', options.crlPem, 0o644) : undefined;
+    if (owner) {
+      chownSync(dir, owner.uid, owner.gid);
+      chownSync(dataDir, owner.uid, owner.gid);
+    }
+    const confPath = file(
+      'mosquitto.conf',
+      renderMosquittoConf({
+        port: options.port,
+        bindAddress: '127.0.0.1',
+        tlsMinimumVersion: options.tlsMinimumVersion ?? 'tlsv1.2',
+        caFile,
+        certFile,
+        keyFile,
+        aclFile,
+        ...(crlFile ? { crlFile } : {}),
+        persistenceLocation: dataDir,
+        ...(options.limits ? { limits: options.limits } : {}),
+      }),
+      0o644,
+    );
+    const logPath = join(dir, 'mosquitto.log');
+    const log = createWriteStream(logPath, { flags: 'a' });
+    const child = spawn(binary, ['-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    const broker = new LocalBroker(child, options.port, logPath);
+    await broker.waitForListener();
+    return broker;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  private async waitForListener(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) throw new Error(`mosquitto exited with ${this.child.exitCode}; see ${this.logPath}`);
+      if (await canConnect(this.port)) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`mosquitto did not listen on ${this.port} within ${timeoutMs} ms; see ${this.logPath}`);
+  }
+
+  /** Re-reads the CRL and certificates without dropping connections of valid clients. */
+  reload(): void {
+    this.child.kill('SIGHUP');
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill(signal);
+    await exited;
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
