@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError } from '../../env-config/env-reader.js';
+import { loadConfig } from './config.js';
 import { KeyService } from './key-service.js';
 import { createLogger } from './logger.js';
 

@@ -1,0 +1,144 @@
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BrokerLimits } from '../broker-config/mosquitto-config.js';
+import { ManagedProcess } from './child-process.js';
+import { LocalBroker } from './local-broker.js';
+import { createLocalPki, SERVICE_IDENTITY, type LocalPki } from './local-pki.js';
+import { freePort } from './ports.js';
+
+/** What a client of the running stack needs; written to endpoints.json. */
+export interface Endpoints {
+  broker: { host: string; port: number };
+  api: { url: string };
+  caCertPath: string;
+  devices: { id: string; certPath: string; keyPath: string }[];
+}
+
+export interface LocalStackOptions {
+  dir: string;
+  devices: number;
+  /** How many of the devices use RSA keys (RSA-OAEP key transport); the rest use ECDSA/ECDH. */
+  rsaDevices?: number;
+  intervalMs: number;
+  batchSize?: number;
+  /** Start the device-sim process for the fleet; tests run their own devices in-process instead. */
+  runFleet: boolean;
+  /** Extra identities the ACL lets read (ciphertext) telemetry. */
+  telemetryReaders?: string[];
+  brokerLimits?: Partial<BrokerLimits>;
+  serviceEnv?: NodeJS.ProcessEnv;
+}
+
+export class LocalStack {
+  private constructor(
+    readonly endpoints: Endpoints,
+    readonly pki: LocalPki,
+    readonly broker: LocalBroker,
+    readonly dir: string,
+    private readonly serviceEnv: NodeJS.ProcessEnv,
+    public service: ManagedProcess,
+    readonly fleet: ManagedProcess | undefined,
+  ) {}
+
+  /** PKI, then Mosquitto, then the key service (ready), then the fleet. */
+  static async start(options: LocalStackOptions): Promise<LocalStack> {
+    const { dir } = options;
+    mkdirSync(join(dir, 'logs'), { recursive: true });
+    chmodSync(dir, 0o755); // mosquitto, run as root, drops to its own user and must reach its files
+    const deviceIds = Array.from({ length: options.devices }, (_, i) => `sensor-${String(i + 1).padStart(3, '0')}`);
+    const pki = await createLocalPki({
+      dir: join(dir, 'pki'),
+      deviceIds,
+      rsaFromIndex: options.devices - (options.rsaDevices ?? 0),
+    });
+    const brokerPort = await freePort();
+    const broker = await LocalBroker.start({
+      dir: join(dir, 'broker'),
+      port: brokerPort,
+      caCertPem: pki.ca.certPem,
+      server: pki.broker,
+      acl: { serviceIdentity: SERVICE_IDENTITY, telemetryReaders: options.telemetryReaders ?? [] },
+      ...(options.brokerLimits ? { limits: options.brokerLimits } : {}),
+    });
+    const mqttUrl = `mqtts://127.0.0.1:${brokerPort}`;
+    const apiPort = await freePort();
+    const serviceEnv: NodeJS.ProcessEnv = {
+      KEY_SERVICE_MQTT_URL: mqttUrl,
+      KEY_SERVICE_NAME: SERVICE_IDENTITY,
+      KEY_SERVICE_CA_CERT_FILE: pki.caCertPath,
+      KEY_SERVICE_CLIENT_CERT_FILE: pki.service.certPath,
+      KEY_SERVICE_CLIENT_KEY_FILE: pki.service.keyPath,
+      KEY_SERVICE_KEX_EC_CERT_FILE: pki.serviceKexEc.certPath,
+      KEY_SERVICE_KEX_EC_KEY_FILE: pki.serviceKexEc.keyPath,
+      KEY_SERVICE_KEX_RSA_CERT_FILE: pki.serviceKexRsa.certPath,
+      KEY_SERVICE_KEX_RSA_KEY_FILE: pki.serviceKexRsa.keyPath,
+      KEY_SERVICE_DB_PATH: join(dir, 'key-service.db'),
+      KEY_SERVICE_HTTP_PORT: String(apiPort),
+      ...options.serviceEnv,
+    };
+    const endpoints: Endpoints = {
+      broker: { host: '127.0.0.1', port: brokerPort },
+      api: { url: `http://127.0.0.1:${apiPort}` },
+      caCertPath: pki.caCertPath,
+      devices: pki.devices.map(({ id, certPath, keyPath }) => ({ id, certPath, keyPath })),
+    };
+    writeFileSync(join(dir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
+    let service: ManagedProcess | undefined;
+    try {
+      service = await startService(serviceEnv, dir, endpoints.api.url);
+      let fleet: ManagedProcess | undefined;
+      if (options.runFleet) {
+        const devicesFile = join(dir, 'fleet-devices.json');
+        writeFileSync(devicesFile, JSON.stringify(endpoints.devices));
+        fleet = ManagedProcess.start(
+          'device-sim/main.ts',
+          {
+            DEVICE_SIM_MQTT_URL: mqttUrl,
+            DEVICE_SIM_CA_CERT_FILE: pki.caCertPath,
+            DEVICE_SIM_DEVICES_FILE: devicesFile,
+            DEVICE_SIM_SERVICE_NAME: SERVICE_IDENTITY,
+            DEVICE_SIM_INTERVAL_MS: String(options.intervalMs),
+            DEVICE_SIM_BATCH_SIZE: String(options.batchSize ?? 1),
+            DEVICE_SIM_STATS_INTERVAL_MS: '5000',
+          },
+          join(dir, 'logs', 'device-sim.log'),
+        );
+      }
+      return new LocalStack(endpoints, pki, broker, dir, serviceEnv, service, fleet);
+    } catch (error) {
+      await service?.stop();
+      await broker.stop();
+      throw error;
+    }
+  }
+
+  get mqttUrl(): string {
+    return `mqtts://${this.endpoints.broker.host}:${this.endpoints.broker.port}`;
+  }
+
+  /** Stops the service (SIGTERM, or SIGKILL to simulate a crash) and starts it again on the same data. */
+  async restartService(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await this.service.stop(signal);
+    this.service = await startService(this.serviceEnv, this.dir, this.endpoints.api.url);
+  }
+
+  /** Fleet first so its buffers drain into a running service, then the service, then the broker. */
+  async stop(): Promise<void> {
+    await this.fleet?.stop();
+    await this.service.stop();
+    await this.broker.stop();
+  }
+}
+
+async function startService(env: NodeJS.ProcessEnv, dir: string, apiUrl: string): Promise<ManagedProcess> {
+  const service = ManagedProcess.start('services/key-service/main.ts', env, join(dir, 'logs', 'key-service.log'));
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (service.exited) throw new Error(`key service exited with ${service.exitCode}; see ${service.logPath}`);
+    const ready = await fetch(`${apiUrl}/readyz`).then((r) => r.ok, () => false);
+    if (ready) return service;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await service.stop();
+  throw new Error(`key service not ready within 30 s; see ${service.logPath}`);
+}
