@@ -67,29 +67,32 @@ export class TrustStore {
     const cached = this.cache.get(cacheKey);
     if (cached) return cached;
 
-    let cert: X509Certificate;
-    let parsed: x509.X509Certificate;
-    try {
-      cert = new X509Certificate(der);
-      parsed = new x509.X509Certificate(der);
-    } catch {
-      refuse('malformed', 'certificate does not parse');
-    }
-    const keyUsage = parsed.getExtension(x509.KeyUsagesExtension);
-    const facts: CertificateFacts = {
-      issuedByCa: cert.checkIssued(this.ca) && cert.verify(this.ca.publicKey),
-      isCa: cert.ca,
-      commonName: parsed.subjectName.getField('CN').length === 1 ? parsed.subjectName.getField('CN')[0] : undefined,
-      notBefore: parsed.notBefore.getTime(),
-      notAfter: parsed.notAfter.getTime(),
-      extendedKeyUsages: cert.keyUsage ?? [],
-      keyUsageFlags: keyUsage?.usages,
-      publicKey: cert.publicKey,
-      fingerprint,
-    };
+    const facts = this.parse(der, fingerprint);
     if (this.cache.size >= CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(cacheKey, facts);
     return facts;
+  }
+
+  /** Parses and chain-checks; any failure to read the certificate or its key is `malformed`. */
+  private parse(der: Buffer, fingerprint: Buffer): CertificateFacts {
+    try {
+      const cert = new X509Certificate(der);
+      const parsed = new x509.X509Certificate(der);
+      const commonNames = parsed.subjectName.getField('CN');
+      return {
+        issuedByCa: cert.checkIssued(this.ca) && cert.verify(this.ca.publicKey),
+        isCa: cert.ca,
+        commonName: commonNames.length === 1 ? commonNames[0] : undefined,
+        notBefore: parsed.notBefore.getTime(),
+        notAfter: parsed.notAfter.getTime(),
+        extendedKeyUsages: cert.keyUsage ?? [],
+        keyUsageFlags: parsed.getExtension(x509.KeyUsagesExtension)?.usages,
+        publicKey: cert.publicKey,
+        fingerprint,
+      };
+    } catch {
+      return refuse('malformed', 'certificate does not parse');
+    }
   }
 
   private checkCommon(facts: CertificateFacts, now: number): void {

@@ -214,8 +214,7 @@ export function acceptKexRequest(bytes: Buffer, topicDeviceId: string, ctx: KexC
     refuse('unknown-service-key', 'key exchange addressed to a service key this service does not hold');
   }
   const certificate = ctx.trust.verifyDeviceCertificate(request.deviceCertificate, topicDeviceId, ctx.now);
-  const valid = verify('sha256', request.signed, signatureOptions(certificate.publicKey), request.signature);
-  if (!valid) refuse('bad-signature', 'key-exchange signature does not verify');
+  if (!verifies(request, certificate.publicKey)) refuse('bad-signature', 'key-exchange signature does not verify');
   if (!ctx.nonces.remember(topicDeviceId, request.nonce, request.timestamp + ctx.policy.maxAgeMs)) {
     refuse('replay', 'key-exchange nonce seen before');
   }
@@ -248,4 +247,12 @@ function recoverSecret(request: KexRequest, serviceKeys: ServiceKeyMaterial): Bu
     refuse('malformed', 'key material does not decode');
   }
   return refuse('unknown-service-key', 'no service key for this scheme');
+}
+
+function verifies(request: KexRequest, key: KeyObject): boolean {
+  try {
+    return verify('sha256', request.signed, signatureOptions(key), request.signature);
+  } catch {
+    return false; // a signature of the wrong shape for the key is simply not a valid signature
+  }
 }
