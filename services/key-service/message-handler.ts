@@ -63,13 +63,15 @@ export class MessageHandler {
     const { keyId, seq } = readEnvelopeHeader(envelope);
     const session = this.deps.registry.find(deviceId, keyId, now);
     if (!session) refuse('unknown-session', 'no live session with this key id');
+    // Authenticate before classifying, so duplicate and replay counts only ever hold authentic repeats
+    // and any tampering shows up as bad-tag.
+    const opened = openEnvelope(session.keys.encryptionKey, deviceId, envelope);
     const verdict = session.window.check(seq);
     if (verdict === 'behind-window') refuse('replay', 'sequence number behind the replay window');
     if (verdict === 'duplicate') {
       this.deps.metrics.duplicates++;
       return { kind: 'duplicate' };
     }
-    const opened = openEnvelope(session.keys.encryptionKey, deviceId, envelope);
     const readings = decodeReadings(opened.plaintext);
     session.window.accept(seq);
     this.deps.metrics.envelopesAccepted++;
