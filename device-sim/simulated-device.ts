@@ -50,6 +50,14 @@ export interface DeviceStats {
   sessionKeyId: number | undefined;
 }
 
+/** An envelope sealed and sent but not yet acknowledged by the broker; resent after a reconnect. */
+interface OutboxEntry {
+  envelope: Buffer;
+  readings: Reading[];
+  keyId: number;
+  seq: number;
+}
+
 interface Session {
   keyId: number;
   keys: SessionKeys;
@@ -71,6 +79,7 @@ export class SimulatedDevice {
   private readonly pending = new Map<number, SessionKeys>();
   private lastKexAt = 0;
   private buffer: Reading[] = [];
+  private readonly outbox = new Map<string, OutboxEntry>();
   private sampler: NodeJS.Timeout | undefined;
   private kexTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -106,6 +115,17 @@ export class SimulatedDevice {
   }
 
   start(): void {
+    this.connect();
+    this.sampler = setInterval(() => this.sample(), this.options.intervalMs);
+  }
+
+  /**
+   * One MQTT client per connection attempt. The device keeps its own outbox of unacknowledged
+   * envelopes and resends them on the next connection, rather than relying on the client library's
+   * resend: a publish racing a broker shutdown must not be lost. Repeats are harmless; the service
+   * recognises them as duplicates.
+   */
+  private connect(): void {
     const { options } = this;
     const client = mqtt.connect(options.brokerUrl, {
       clientId: options.deviceId,
@@ -126,17 +146,18 @@ export class SimulatedDevice {
       this.stats.connected = true;
       this.backoff.reset();
       client.subscribe([deviceTopic(options.deviceId, 'control'), SERVICE_CERTIFICATES_TOPIC], { qos: 1 });
+      for (const entry of this.outbox.values()) this.send(client, entry);
       this.pump();
     });
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
-    client.on('close', () => {
+    client.once('close', () => {
       this.stats.connected = false;
+      client.end(true);
       if (this.stopping) return;
       clearTimeout(this.reconnectTimer);
-      this.reconnectTimer = setTimeout(() => client.reconnect(), this.backoff.next());
+      this.reconnectTimer = setTimeout(() => this.connect(), this.backoff.next());
     });
     client.on('error', () => undefined); // 'close' follows; the retry is scheduled there
-    this.sampler = setInterval(() => this.sample(), options.intervalMs);
   }
 
   private sample(): void {
@@ -147,6 +168,7 @@ export class SimulatedDevice {
       this.stats.dropped += this.buffer.length - max;
       this.buffer.splice(0, this.buffer.length - max);
     }
+    this.stats.buffered = this.buffer.length;
     this.pump();
   }
 
@@ -212,20 +234,31 @@ export class SimulatedDevice {
       const readings = this.buffer.splice(0, batchSize);
       const seq = session.nextSeq++;
       const envelope = sealEnvelope(session.keys.encryptionKey, this.options.deviceId, { keyId: session.keyId, seq, sentAt: Date.now() }, encodeReadings(readings));
-      this.stats.inFlight++;
-      client.publish(deviceTopic(this.options.deviceId, 'telemetry'), envelope, { qos: 1 }, (error) => {
-        this.stats.inFlight--;
-        if (error) return; // mqtt.js keeps the packet in its outgoing store and resends it after reconnect
-        this.stats.delivered += readings.length;
-        this.options.onDelivered?.(readings, { keyId: session.keyId, seq });
-      });
+      const entry: OutboxEntry = { envelope, readings, keyId: session.keyId, seq };
+      this.outbox.set(`${session.keyId}:${seq}`, entry);
+      this.stats.inFlight = this.outbox.size;
+      this.send(client, entry);
       if (isRotationDue(this.rotation, session.nextSeq, session.establishedAt, Date.now())) this.startKeyExchange(false);
     }
     this.stats.buffered = this.buffer.length;
   }
 
-  /** Stops sampling, sends what is buffered if it can, waits for in-flight publishes, disconnects. */
-  async stop(): Promise<void> {
+  private send(client: MqttClient, entry: OutboxEntry): void {
+    const key = `${entry.keyId}:${entry.seq}`;
+    client.publish(deviceTopic(this.options.deviceId, 'telemetry'), entry.envelope, { qos: 1 }, (error) => {
+      // Count each envelope once, whichever connection's acknowledgement arrives first.
+      if (error || !this.outbox.delete(key)) return;
+      this.stats.inFlight = this.outbox.size;
+      this.stats.delivered += entry.readings.length;
+      this.options.onDelivered?.(entry.readings, { keyId: entry.keyId, seq: entry.seq });
+    });
+  }
+
+  /**
+   * Stops sampling, sends what is buffered if it can and waits up to `drainMs` for the broker to
+   * acknowledge in-flight publishes; offline, or after that, it disconnects at once.
+   */
+  async stop(drainMs = 10_000): Promise<void> {
     clearInterval(this.sampler);
     clearTimeout(this.kexTimer);
     clearTimeout(this.reconnectTimer);
@@ -233,6 +266,11 @@ export class SimulatedDevice {
     this.stopping = true;
     const client = this.client;
     if (!client) return;
-    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    // Wait for the broker to acknowledge everything in the outbox, then disconnect.
+    const deadline = Date.now() + drainMs;
+    while (client.connected && this.outbox.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
   }
 }

@@ -46,9 +46,10 @@ function mosquittoUser(): { uid: number; gid: number } | undefined {
 
 export class LocalBroker {
   private constructor(
-    private readonly child: ChildProcess,
+    private child: ChildProcess,
     readonly port: number,
     readonly logPath: string,
+    private readonly launch: () => ChildProcess,
   ) {}
 
   static async start(options: LocalBrokerOptions): Promise<LocalBroker> {
@@ -91,10 +92,13 @@ export class LocalBroker {
     );
     const logPath = join(dir, 'mosquitto.log');
     const log = createWriteStream(logPath, { flags: 'a' });
-    const child = spawn(binary, ['-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
-    const broker = new LocalBroker(child, options.port, logPath);
+    const launch = () => {
+      const child = spawn(binary, ['-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout?.pipe(log, { end: false });
+      child.stderr?.pipe(log, { end: false });
+      return child;
+    };
+    const broker = new LocalBroker(launch(), options.port, logPath, launch);
     await broker.waitForListener();
     return broker;
   }
@@ -111,6 +115,13 @@ export class LocalBroker {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     throw new Error(`mosquitto did not listen on ${this.port} within ${timeoutMs} ms; see ${this.logPath}`);
+  }
+
+  /** Stops (mosquitto writes its persistence file) and starts again on the same port and files. */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.child = this.launch();
+    await this.waitForListener();
   }
 
   /** Re-reads the CRL and certificates without dropping connections of valid clients. */
