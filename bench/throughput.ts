@@ -1,0 +1,201 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { TrustStore } from '../protocol/certificates.js';
+import { deviceTopic } from '../protocol/topics.js';
+import { SERVICE_IDENTITY, type BenchPki } from './pki.js';
+import { ProtocolDevice, envelopeBytes, readingsAt } from './bench-device.js';
+import { clientOptions, connectClient, endClient, tlsVersionOf } from './mqtt-connect.js';
+import { publishAll, type Lane } from './publisher.js';
+import { clearServiceSession, startKeyService, type ServiceHandle } from './service-process.js';
+import { summarize, type Summary } from './stats.js';
+import { WorkerProcess } from './worker-process.js';
+
+export const BASELINE_PAYLOAD_BYTES = 128;
+/** 10 readings make a 133-byte envelope (16 + 1 + 10x10 + 16), the closest to 128 bytes; 9 make 123. */
+export const DEFAULT_BATCH = 10;
+const STORED = 'smqtt_readings_stored_total';
+
+export interface ThroughputOptions {
+  dir: string;
+  pki: BenchPki;
+  brokerPort: number;
+  runs: number;
+  /** Messages per trial, by QoS. */
+  messages: { 0: number; 1: number };
+  batches: number[];
+  /** Publishing connections, the same number for the baseline and the devices. */
+  lanes: number;
+  cpuProfileDir?: string;
+  log: (line: string) => void;
+}
+
+export interface PipelineFigures {
+  batch: number;
+  envelopeBytes: number;
+  msgPerSec: Summary;
+  readingsPerSec: Summary;
+  /** Per run: pipeline msg/s over the baseline msg/s of the same run. */
+  ratio: Summary;
+  incompleteRuns: number;
+}
+
+export interface ThroughputResult {
+  qos: 0 | 1;
+  messagesPerTrial: number;
+  baselineMsgPerSec: Summary;
+  baselineIncompleteRuns: number;
+  pipelines: PipelineFigures[];
+  tlsVersion: string;
+  serviceCounters: Record<string, number>;
+}
+
+interface Trial {
+  rate: number;
+  complete: boolean;
+}
+
+/**
+ * Baseline and pipeline trials alternate within each run (the order rotates from run to run), so
+ * every ratio compares trials that ran seconds apart on the same broker.
+ */
+export async function runThroughput(options: ThroughputOptions, qos: 0 | 1): Promise<ThroughputResult> {
+  const { pki, brokerPort, runs, lanes, log } = options;
+  const url = `mqtts://127.0.0.1:${brokerPort}`;
+  const total = options.messages[qos];
+  const serviceDir = join(options.dir, `throughput-qos${qos}`);
+  mkdirSync(serviceDir, { recursive: true });
+
+  // Baseline: raw publishers (the service's identity may write control topics) -> one raw
+  // subscriber (device bench-raw reading its control topic). The key service never subscribes to
+  // control topics, so it stays idle while the baseline runs on the same broker.
+  const rawTopic = deviceTopic(pki.rawReader.id, 'control');
+  const subscriber = WorkerProcess.start(new URL('./workers/raw-subscriber.ts', import.meta.url).pathname);
+  subscriber.send({ type: 'setup', url, caPem: pki.caPem, ...pki.rawReader.credential, topic: rawTopic });
+  await subscriber.next('ready', 30_000);
+  const payload = randomBytes(BASELINE_PAYLOAD_BYTES);
+  const rawClients = await Promise.all(
+    Array.from({ length: lanes }, (_, i) => connectClient(url, clientOptions(pki.caPem, pki.service, `bench-raw-pub-${i}`))),
+  );
+  const rawLanes: Lane[] = rawClients.map((client) => ({ client, topic: rawTopic, next: () => payload }));
+  const tlsVersion = rawClients[0] ? tlsVersionOf(rawClients[0]) : 'unknown';
+
+  let service: ServiceHandle | undefined;
+  let devices: ProtocolDevice[] = [];
+  try {
+    service = await startKeyService({
+      dir: serviceDir,
+      pki,
+      brokerPort,
+      ...(options.cpuProfileDir ? { cpuProfileDir: options.cpuProfileDir } : {}),
+    });
+    const trust = new TrustStore(pki.caPem);
+    devices = await Promise.all(pki.ecDevices.slice(0, lanes).map((d) => ProtocolDevice.connect(url, pki.caPem, d.id, d.credential)));
+    await Promise.all(devices.map((d) => d.keyExchange(trust, SERVICE_IDENTITY)));
+    const svc = service;
+
+    const baselineTrial = async (count: number): Promise<Trial> => {
+      subscriber.send({ type: 'expect', count });
+      await subscriber.next('expecting', 5_000);
+      const started = performance.now();
+      await publishAll(rawLanes, count, qos);
+      const done = await subscriber.next('done', stallLimitMs(count)).catch(() => undefined);
+      if (done) return { rate: count / ((performance.now() - started) / 1000), complete: true };
+      // QoS 0 may drop: report what arrived, and flag the run.
+      subscriber.send({ type: 'status' });
+      const status = await subscriber.next('status', 5_000);
+      return { rate: Number(status.received) / ((performance.now() - started) / 1000), complete: false };
+    };
+
+    const pipelineTrial = async (count: number, batch: number): Promise<Trial> => {
+      const deviceLanes: Lane[] = devices.map((device) => ({
+        client: device.client,
+        topic: device.telemetryTopic,
+        next: () => device.seal(readingsAt(Date.now(), batch)),
+      }));
+      const before = await svc.metric(STORED);
+      const expected = count * batch + (qos === 0 ? devices.length * batch : 0);
+      const started = performance.now();
+      await publishAll(deviceLanes, count, qos);
+      if (qos === 0) {
+        // The service commits QoS 0 rows only when a QoS 1 message arrives (see the report): one
+        // QoS 1 envelope per device at the end makes the run's readings countable.
+        await publishAll(deviceLanes, devices.length, 1);
+      }
+      const stored = await waitForStored(svc, before + expected, stallLimitMs(count));
+      const elapsed = (performance.now() - started) / 1000;
+      return { rate: (stored - before) / batch / elapsed, complete: stored >= before + expected };
+    };
+
+    // Warm-up (not counted): JIT, TLS buffers, SQLite pages.
+    await baselineTrial(Math.ceil(total / 5));
+    for (const batch of options.batches) await pipelineTrial(Math.ceil(total / 5), batch);
+
+    const baseline: Trial[] = [];
+    const pipelines = new Map<number, Trial[]>(options.batches.map((b) => [b, []]));
+    for (let run = 0; run < runs; run++) {
+      const steps: (() => Promise<void>)[] = [
+        async () => void baseline.push(await baselineTrial(total)),
+        ...options.batches.map((batch) => async () => void pipelines.get(batch)?.push(await pipelineTrial(total, batch))),
+      ];
+      const shift = run % steps.length; // rotate the order so drift does not favour one side
+      for (let i = 0; i < steps.length; i++) await steps[(i + shift) % steps.length]?.();
+      log(
+        `  qos${qos} run ${run + 1}/${runs}: baseline ${Math.round(baseline[run]?.rate ?? 0)} msg/s, ` +
+          options.batches.map((b) => `pipeline b${b} ${Math.round(pipelines.get(b)?.[run]?.rate ?? 0)} msg/s`).join(', '),
+      );
+    }
+
+    const counters: Record<string, number> = {};
+    for (const sample of [STORED, 'smqtt_duplicates_total', 'smqtt_envelopes_accepted_total', 'smqtt_rejections_total{code="bad-tag"}', 'smqtt_rejections_total{code="unknown-session"}']) {
+      counters[sample] = await svc.metric(sample);
+    }
+    return {
+      qos,
+      messagesPerTrial: total,
+      baselineMsgPerSec: summarize(baseline.map((t) => t.rate)),
+      baselineIncompleteRuns: baseline.filter((t) => !t.complete).length,
+      pipelines: options.batches.map((batch) => {
+        const trials = pipelines.get(batch) ?? [];
+        return {
+          batch,
+          envelopeBytes: envelopeBytes(batch),
+          msgPerSec: summarize(trials.map((t) => t.rate)),
+          readingsPerSec: summarize(trials.map((t) => t.rate * batch)),
+          ratio: summarize(trials.map((t, i) => t.rate / (baseline[i]?.rate ?? Number.NaN))),
+          incompleteRuns: trials.filter((t) => !t.complete).length,
+        };
+      }),
+      tlsVersion,
+      serviceCounters: counters,
+    };
+  } finally {
+    await Promise.all(devices.map((d) => endClient(d.client, true)));
+    await Promise.all(rawClients.map((c) => endClient(c, true)));
+    await subscriber.stop();
+    await service?.stop();
+    await clearServiceSession(pki, brokerPort).catch(() => undefined);
+  }
+}
+
+/** A trial is given up when it takes this long: generous, since a slow service is what is measured. */
+function stallLimitMs(count: number): number {
+  return 20_000 + count / 2;
+}
+
+/** Polls the service's own counter of committed readings until it reaches `target`, or stalls. */
+export async function waitForStored(service: ServiceHandle, target: number, limitMs: number): Promise<number> {
+  const deadline = Date.now() + limitMs;
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    const stored = await service.metric(STORED);
+    if (stored >= target) return stored;
+    if (stored !== last) {
+      last = stored;
+      lastChange = Date.now();
+    }
+    if (Date.now() > deadline || Date.now() - lastChange > 10_000) return stored;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

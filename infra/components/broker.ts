@@ -1,0 +1,80 @@
+import * as docker from '@pulumi/docker';
+import * as pulumi from '@pulumi/pulumi';
+import { renderAclFile, renderMosquittoConf, type BrokerLimits, type TlsMinimumVersion } from '../../broker-config/mosquitto-config.js';
+import { HARDENED_CONTAINER, upload } from './container-hardening.js';
+import type { IssuedCertificate } from './pki.js';
+
+export const BROKER_PORT = 8883;
+/** uid/gid of the mosquitto user in the eclipse-mosquitto image. */
+const MOSQUITTO_UID = '1883';
+
+export interface BrokerArgs {
+  namePrefix: string;
+  image: string;
+  networkName: pulumi.Input<string>;
+  /** The broker's name on the private network; its certificate carries it. */
+  hostName: string;
+  tlsMinimumVersion: TlsMinimumVersion;
+  limits: BrokerLimits;
+  publishPort: number | undefined;
+  publishHost: string;
+  caCertPem: pulumi.Input<string>;
+  certificate: IssuedCertificate;
+  serviceIdentity: string;
+  telemetryReaders?: string[];
+}
+
+/** Mosquitto in a container: mutual TLS only, ACL per device, persistence on a volume. */
+export class Broker extends pulumi.ComponentResource {
+  readonly container: docker.Container;
+  readonly hostName: string;
+  readonly port = BROKER_PORT;
+  /** The rendered files, exposed so tests and policies read exactly what is uploaded. */
+  readonly mosquittoConf: string;
+  readonly aclFile: string;
+
+  constructor(name: string, args: BrokerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('secure-mqtt-stack:broker:Broker', name, {}, opts);
+    const prefix = args.namePrefix;
+    this.hostName = args.hostName;
+    this.mosquittoConf = renderMosquittoConf({
+      port: BROKER_PORT,
+      tlsMinimumVersion: args.tlsMinimumVersion,
+      caFile: '/mosquitto/certs/ca.crt',
+      certFile: '/mosquitto/certs/broker.crt',
+      keyFile: '/mosquitto/certs/broker.key',
+      aclFile: '/mosquitto/config/acl',
+      persistenceLocation: '/mosquitto/data',
+      limits: args.limits,
+    });
+    this.aclFile = renderAclFile({ serviceIdentity: args.serviceIdentity, telemetryReaders: args.telemetryReaders ?? [] });
+
+    const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
+    const data = new docker.Volume(`${name}-data`, { name: `${prefix}-broker-data` }, { parent: this });
+    this.container = new docker.Container(
+      `${name}-container`,
+      {
+        name: `${prefix}-broker`,
+        image: image.imageId,
+        // Run as the mosquitto user from the start: the entrypoint's chown needs capabilities we drop.
+        user: `${MOSQUITTO_UID}:${MOSQUITTO_UID}`,
+        command: ['mosquitto', '-c', '/mosquitto/config/mosquitto.conf'],
+        networksAdvanced: [{ name: args.networkName, aliases: [args.hostName] }],
+        ports: args.publishPort ? [{ internal: BROKER_PORT, external: args.publishPort, ip: args.publishHost }] : [],
+        volumes: [{ volumeName: data.name, containerPath: '/mosquitto/data' }],
+        uploads: [
+          upload('/mosquitto/config/mosquitto.conf', this.mosquittoConf, MOSQUITTO_UID),
+          upload('/mosquitto/config/acl', this.aclFile, MOSQUITTO_UID),
+          upload('/mosquitto/certs/ca.crt', args.caCertPem, MOSQUITTO_UID),
+          upload('/mosquitto/certs/broker.crt', args.certificate.certPem, MOSQUITTO_UID),
+          upload('/mosquitto/certs/broker.key', args.certificate.keyPem, MOSQUITTO_UID, true),
+        ],
+        // A TCP probe: the listener only speaks mutual TLS, and the check needs no key of its own.
+        healthcheck: { tests: ['CMD-SHELL', `nc -z 127.0.0.1 ${BROKER_PORT} || exit 1`], interval: '10s', timeout: '3s', retries: 3, startPeriod: '5s' },
+        ...HARDENED_CONTAINER,
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ containerName: this.container.name });
+  }
+}

@@ -1,0 +1,83 @@
+import * as docker from '@pulumi/docker';
+import * as pulumi from '@pulumi/pulumi';
+import { HARDENED_CONTAINER, upload } from './container-hardening.js';
+import type { IssuedCertificate } from './pki.js';
+
+const NODE_UID = '1000';
+const DEVICE_DIR = '/etc/device-sim';
+
+export interface FleetArgs {
+  namePrefix: string;
+  buildContext: string;
+  baseImage: string;
+  networkName: pulumi.Input<string>;
+  brokerHost: string;
+  brokerPort: number;
+  serviceIdentity: string;
+  caCertPem: pulumi.Input<string>;
+  devices: Record<string, IssuedCertificate>;
+  devicesPerContainer: number;
+  intervalMs: number;
+  batchSize: number;
+}
+
+/** The simulated fleet: one image, devices spread over containers, each device with its own key. */
+export class Fleet extends pulumi.ComponentResource {
+  readonly image: docker.Image;
+  readonly containers: docker.Container[];
+
+  constructor(name: string, args: FleetArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('secure-mqtt-stack:fleet:Fleet', name, {}, opts);
+    const prefix = args.namePrefix;
+    this.image = new docker.Image(
+      `${name}-image`,
+      {
+        imageName: `${prefix}-device-sim:local`,
+        build: {
+          context: args.buildContext,
+          dockerfile: `${args.buildContext}/device-sim/Dockerfile`,
+          args: { BASE_IMAGE: args.baseImage },
+          builderVersion: 'BuilderBuildKit',
+        },
+        skipPush: true,
+      },
+      { parent: this },
+    );
+    const ids = Object.keys(args.devices);
+    const groups: string[][] = [];
+    for (let i = 0; i < ids.length; i += args.devicesPerContainer) groups.push(ids.slice(i, i + args.devicesPerContainer));
+
+    this.containers = groups.map((group, index) => {
+      const manifest = group.map((id) => ({ id, certPath: `${DEVICE_DIR}/devices/${id}.crt`, keyPath: `${DEVICE_DIR}/devices/${id}.key` }));
+      return new docker.Container(
+        `${name}-${index}`,
+        {
+          name: `${prefix}-fleet-${index}`,
+          image: this.image.repoDigest,
+          user: `${NODE_UID}:${NODE_UID}`,
+          networksAdvanced: [{ name: args.networkName }],
+          envs: [
+            `DEVICE_SIM_MQTT_URL=mqtts://${args.brokerHost}:${args.brokerPort}`,
+            `DEVICE_SIM_CA_CERT_FILE=${DEVICE_DIR}/ca.crt`,
+            `DEVICE_SIM_DEVICES_FILE=${DEVICE_DIR}/devices.json`,
+            `DEVICE_SIM_SERVICE_NAME=${args.serviceIdentity}`,
+            `DEVICE_SIM_INTERVAL_MS=${args.intervalMs}`,
+            `DEVICE_SIM_BATCH_SIZE=${args.batchSize}`,
+            'DEVICE_SIM_STATS_INTERVAL_MS=60000',
+          ],
+          uploads: [
+            upload(`${DEVICE_DIR}/ca.crt`, args.caCertPem, NODE_UID),
+            upload(`${DEVICE_DIR}/devices.json`, JSON.stringify(manifest), NODE_UID),
+            ...group.flatMap((id) => [
+              upload(`${DEVICE_DIR}/devices/${id}.crt`, args.devices[id]!.certPem, NODE_UID),
+              upload(`${DEVICE_DIR}/devices/${id}.key`, args.devices[id]!.keyPem, NODE_UID, true),
+            ]),
+          ],
+          ...HARDENED_CONTAINER,
+        },
+        { parent: this },
+      );
+    });
+    this.registerOutputs({ containers: this.containers.map((c) => c.name) });
+  }
+}

@@ -1,0 +1,113 @@
+import * as pulumi from '@pulumi/pulumi';
+import * as tls from '@pulumi/tls';
+import { isValidDeviceId } from '../../protocol/topics.js';
+import type { KeyAlgorithm } from '../stack-config.js';
+
+/** A key pair and its CA-issued certificate; the key is a Pulumi secret. */
+export interface IssuedCertificate {
+  certPem: pulumi.Output<string>;
+  keyPem: pulumi.Output<string>;
+}
+
+export interface PkiArgs {
+  /** Goes into every subject's organisation, so certificates of different stacks are told apart. */
+  stackName: string;
+  keyAlgorithm: KeyAlgorithm;
+  caValidityDays: number;
+  leafValidityDays: number;
+  earlyRenewalHours: number;
+  /** Names the broker is reached by: its network alias, plus localhost and 127.0.0.1. */
+  brokerHostNames: string[];
+  serviceIdentity: string;
+  deviceIds: string[];
+  /** Devices at or beyond this index get RSA-3072 keys, whatever keyAlgorithm says. */
+  rsaDevicesFrom: number;
+}
+
+function keyArgs(algorithm: KeyAlgorithm): tls.PrivateKeyArgs {
+  // Never the provider's ECDSA default curve (P-224): P-256 is named explicitly.
+  return algorithm === 'ecdsa-p256' ? { algorithm: 'ECDSA', ecdsaCurve: 'P256' } : { algorithm: 'RSA', rsaBits: Number(algorithm.slice(4)) };
+}
+
+const CLIENT_USES = ['digital_signature', 'client_auth'];
+
+/**
+ * The stack's PKI with @pulumi/tls: an ECDSA P-256 CA (cert and CRL signing only), the broker's server
+ * certificate, the key service's client certificate and its two key-agreement certificates (ECDH and
+ * RSA-OAEP), and one client certificate per device with CN = device id.
+ */
+export class Pki extends pulumi.ComponentResource {
+  readonly caCertPem: pulumi.Output<string>;
+  readonly broker: IssuedCertificate;
+  readonly service: IssuedCertificate;
+  readonly serviceKexEc: IssuedCertificate;
+  readonly serviceKexRsa: IssuedCertificate;
+  readonly devices: Record<string, IssuedCertificate>;
+
+  private readonly caKey: tls.PrivateKey;
+  private readonly caCert: tls.SelfSignedCert;
+
+  constructor(name: string, private readonly args: PkiArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('secure-mqtt-stack:pki:Pki', name, {}, opts);
+    for (const id of args.deviceIds) {
+      if (!isValidDeviceId(id)) throw new Error(`device id "${id}" must match [a-z0-9-] (it becomes a certificate CN and a topic level)`);
+    }
+    this.caKey = new tls.PrivateKey(`${name}-ca`, { algorithm: 'ECDSA', ecdsaCurve: 'P256' }, { parent: this });
+    this.caCert = new tls.SelfSignedCert(
+      `${name}-ca`,
+      {
+        privateKeyPem: this.caKey.privateKeyPem,
+        subject: { commonName: `${args.stackName} telemetry CA`, organization: `secure-mqtt-stack ${args.stackName}` },
+        isCaCertificate: true,
+        allowedUses: ['cert_signing', 'crl_signing'],
+        validityPeriodHours: args.caValidityDays * 24,
+        earlyRenewalHours: Math.min(args.earlyRenewalHours * 4, args.caValidityDays * 12),
+      },
+      { parent: this },
+    );
+    this.caCertPem = this.caCert.certPem;
+
+    this.broker = this.issue(`${name}-broker`, args.brokerHostNames[0] ?? 'broker', ['digital_signature', 'key_encipherment', 'server_auth'], args.keyAlgorithm, {
+      dnsNames: [...args.brokerHostNames, 'localhost'],
+      ipAddresses: ['127.0.0.1'],
+    });
+    this.service = this.issue(`${name}-key-service`, args.serviceIdentity, CLIENT_USES, args.keyAlgorithm);
+    this.serviceKexEc = this.issue(`${name}-key-service-kex-ec`, args.serviceIdentity, ['key_agreement'], 'ecdsa-p256');
+    this.serviceKexRsa = this.issue(`${name}-key-service-kex-rsa`, args.serviceIdentity, ['key_encipherment'], 'rsa-3072');
+    this.devices = Object.fromEntries(
+      args.deviceIds.map((id, i) => [
+        id,
+        this.issue(`${name}-device-${id}`, id, CLIENT_USES, i >= args.rsaDevicesFrom ? 'rsa-3072' : args.keyAlgorithm),
+      ]),
+    );
+    this.registerOutputs({ caCertPem: this.caCertPem });
+  }
+
+  private issue(
+    name: string,
+    commonName: string,
+    allowedUses: string[],
+    algorithm: KeyAlgorithm,
+    names: { dnsNames?: string[]; ipAddresses?: string[] } = {},
+  ): IssuedCertificate {
+    const key = new tls.PrivateKey(name, keyArgs(algorithm), { parent: this });
+    const request = new tls.CertRequest(
+      name,
+      { privateKeyPem: key.privateKeyPem, subject: { commonName, organization: `secure-mqtt-stack ${this.args.stackName}` }, ...names },
+      { parent: this },
+    );
+    const cert = new tls.LocallySignedCert(
+      name,
+      {
+        certRequestPem: request.certRequestPem,
+        caPrivateKeyPem: this.caKey.privateKeyPem,
+        caCertPem: this.caCert.certPem,
+        allowedUses,
+        validityPeriodHours: this.args.leafValidityDays * 24,
+        earlyRenewalHours: Math.min(this.args.earlyRenewalHours, this.args.leafValidityDays * 12),
+      },
+      { parent: this },
+    );
+    return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
+  }
+}
