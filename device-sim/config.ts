@@ -20,6 +20,8 @@ export interface DeviceSimConfig {
   rotateAfterMessages: number;
   rotateAfterSeconds: number;
   statsIntervalMs: number;
+  /** Rewritten every 10 s with a connection summary; a container health check reads its age. */
+  heartbeatFile: string | undefined;
 }
 
 export function loadDeviceSimConfig(env: NodeJS.ProcessEnv = process.env): DeviceSimConfig {
@@ -36,6 +38,7 @@ export function loadDeviceSimConfig(env: NodeJS.ProcessEnv = process.env): Devic
     rotateAfterMessages: read.integer('DEVICE_SIM_ROTATE_AFTER_MESSAGES', 100_000, 1, 0xffffffff),
     rotateAfterSeconds: read.integer('DEVICE_SIM_ROTATE_AFTER_SECONDS', 3_600, 1, 30 * 86_400),
     statsIntervalMs: read.integer('DEVICE_SIM_STATS_INTERVAL_MS', 0, 0, 86_400_000),
+    heartbeatFile: read.text('DEVICE_SIM_HEARTBEAT_FILE', '') || undefined,
   };
   if (devicesFile && read.problems.length === 0) config.devices = readDevicesFile(devicesFile, read.problems);
   read.done('device-sim');

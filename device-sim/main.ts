@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { ConfigError } from '../env-config/env-reader.js';
 import { loadDeviceSimConfig } from './config.js';
 import { SimulatedDevice } from './simulated-device.js';
@@ -34,11 +34,19 @@ async function main(): Promise<void> {
   const report = () =>
     process.stdout.write(`${JSON.stringify({ msg: 'device-sim stats', time: Date.now(), devices: devices.map((d) => ({ id: d.deviceId, ...d.stats })) })}\n`);
   const statsTimer = config.statsIntervalMs > 0 ? setInterval(report, config.statsIntervalMs) : undefined;
+  const heartbeatFile = config.heartbeatFile;
+  const heartbeat = heartbeatFile
+    ? setInterval(() => {
+        const connected = devices.filter((d) => d.stats.connected).length;
+        writeFileSync(heartbeatFile, JSON.stringify({ time: Date.now(), devices: devices.length, connected }));
+      }, 10_000)
+    : undefined;
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     clearInterval(statsTimer);
+    clearInterval(heartbeat);
     await Promise.all(devices.map((device) => device.stop()));
     report();
     process.exit(0);

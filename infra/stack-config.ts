@@ -37,7 +37,7 @@ export interface StackConfig {
     devicesPerContainer: number;
     intervalMs: number;
     batchSize: number;
-    /** Device ids at this index and beyond get RSA keys (RSA-OAEP key transport). */
+    /** The first this many devices get RSA keys (RSA-OAEP key transport). */
     rsaDevices: number;
     baseImage: string;
   };

@@ -44,7 +44,7 @@ export function declareStack(stackName: string, config: StackConfig): StackOutpu
     brokerHostNames: [brokerHost],
     serviceIdentity: SERVICE_IDENTITY,
     deviceIds,
-    rsaDevicesFrom: config.fleet.size - config.fleet.rsaDevices,
+    rsaDeviceCount: config.fleet.rsaDevices,
   });
 
   // A user-defined bridge only the stack's containers join. Not `internal`: dev publishes ports on 127.0.0.1.

@@ -64,6 +64,7 @@ export class Fleet extends pulumi.ComponentResource {
             `DEVICE_SIM_INTERVAL_MS=${args.intervalMs}`,
             `DEVICE_SIM_BATCH_SIZE=${args.batchSize}`,
             'DEVICE_SIM_STATS_INTERVAL_MS=60000',
+            'DEVICE_SIM_HEARTBEAT_FILE=/tmp/device-sim.heartbeat',
           ],
           uploads: [
             upload(`${DEVICE_DIR}/ca.crt`, args.caCertPem, NODE_UID),
@@ -73,6 +74,14 @@ export class Fleet extends pulumi.ComponentResource {
               upload(`${DEVICE_DIR}/devices/${id}.key`, args.devices[id]!.keyPem, NODE_UID, true),
             ]),
           ],
+          // Healthy while the process keeps rewriting its heartbeat (every 10 s).
+          healthcheck: {
+            tests: ['CMD', 'node', '-e', "process.exit(Date.now()-require('fs').statSync('/tmp/device-sim.heartbeat').mtimeMs<60000?0:1)"],
+            interval: '30s',
+            timeout: '3s',
+            retries: 3,
+            startPeriod: '20s',
+          },
           ...HARDENED_CONTAINER,
         },
         { parent: this },

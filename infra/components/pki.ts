@@ -20,8 +20,8 @@ export interface PkiArgs {
   brokerHostNames: string[];
   serviceIdentity: string;
   deviceIds: string[];
-  /** Devices at or beyond this index get RSA-3072 keys, whatever keyAlgorithm says. */
-  rsaDevicesFrom: number;
+  /** The first this many devices get RSA-3072 keys (RSA-OAEP devices); growing the fleet never changes them. */
+  rsaDeviceCount: number;
 }
 
 function keyArgs(algorithm: KeyAlgorithm): tls.PrivateKeyArgs {
@@ -77,7 +77,7 @@ export class Pki extends pulumi.ComponentResource {
     this.devices = Object.fromEntries(
       args.deviceIds.map((id, i) => [
         id,
-        this.issue(`${name}-device-${id}`, id, CLIENT_USES, i >= args.rsaDevicesFrom ? 'rsa-3072' : args.keyAlgorithm),
+        this.issue(`${name}-device-${id}`, id, CLIENT_USES, i < args.rsaDeviceCount ? 'rsa-3072' : args.keyAlgorithm),
       ]),
     );
     this.registerOutputs({ caCertPem: this.caCertPem });

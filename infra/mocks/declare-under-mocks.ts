@@ -40,5 +40,7 @@ export async function declareUnderMocks(stack: string, overrides: Record<string,
   const containers = [outputs.broker.container, outputs.keyService.container, ...outputs.fleet.containers];
   await Promise.all(containers.map((c) => settle(c.id)));
   await settle(outputs.caCertPem);
+  // Drain the RPC queue (components' registerOutputs) before another declaration replaces the mocks.
+  await pulumi.runtime.disconnect();
   return { mocks, outputs };
 }

@@ -1,0 +1,69 @@
+import { X509Certificate } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { declareUnderMocks, stackConfigFile, type DeclaredStack } from '../../infra/mocks/declare-under-mocks.js';
+import { readStackConfig, StackConfigError } from '../../infra/stack-config.js';
+
+/** Resources by name with their inputs, key and certificate material blanked (it is fresh each run). */
+function shape(stack: DeclaredStack): Map<string, string> {
+  const blank = (text: string) => text.replace(/-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----\n?/g, '<$1>');
+  return new Map(stack.mocks.resources.map((r) => [`${r.type}::${r.name}`, blank(JSON.stringify(r.inputs))]));
+}
+
+describe('stack variants under mocks', () => {
+  it('changing fleet.size adds only that device\'s certificate and fleet resources', async () => {
+    const before = shape(await declareUnderMocks('dev'));
+    const after = shape(await declareUnderMocks('dev', { fleet: { ...(stackConfigFile('dev').fleet as object), size: 4 } }));
+    const added = [...after.keys()].filter((k) => !before.has(k));
+    expect(added.sort()).toEqual([
+      'tls:index/certRequest:CertRequest::pki-device-sensor-0004',
+      'tls:index/locallySignedCert:LocallySignedCert::pki-device-sensor-0004',
+      'tls:index/privateKey:PrivateKey::pki-device-sensor-0004',
+    ]);
+    const changed = [...before.keys()].filter((k) => after.get(k) !== before.get(k));
+    // Only the fleet container changes: it gains the new device's files.
+    expect(changed).toEqual(['docker:index/container:Container::fleet-0']);
+  }, 90_000);
+
+  it('builds staging: TLS 1.3 only, 90-day leaves, a remote docker host, the fleet spread over containers', async () => {
+    const staging = await declareUnderMocks('staging');
+    const conf = (staging.mocks.ofType('docker:index/container:Container').find((c) => c.name === 'broker-container')!.inputs.uploads as { file: string; content: string }[])
+      .find((u) => u.file === '/mosquitto/config/mosquitto.conf')!.content;
+    expect(conf).toContain('tls_version tlsv1.3');
+    expect(staging.mocks.ofType('pulumi:providers:docker')[0]!.inputs.host).toBe('ssh://deploy@telemetry-staging.internal');
+    expect(staging.mocks.ofType('docker:index/container:Container').filter((c) => c.name.startsWith('fleet-'))).toHaveLength(4);
+    const leaf = new X509Certificate(String(staging.mocks.ofType('tls:index/locallySignedCert:LocallySignedCert').find((r) => r.name === 'pki-device-sensor-0001')!.state.certPem));
+    expect((Date.parse(leaf.validTo) - Date.parse(leaf.validFrom)) / 86_400_000).toBe(90);
+    expect(staging.outputs.brokerEndpoint).toBe('mqtts://telemetry-staging.internal:8883');
+  }, 120_000);
+
+  it('refuses bad configuration with one message naming each key and what it accepts', () => {
+    const attempt = () =>
+      readStackConfig((section) =>
+        ({
+          pki: { keyAlgorithm: 'dsa-1024', leafValidityDays: 900 },
+          broker: { image: 'eclipse-mosquitto:latest', tlsMinimumVersion: 'tlsv1.1' },
+          fleet: { size: 0 },
+          docker: { host: 'docker.example.com' },
+        })[section],
+      );
+    expect(attempt).toThrow(StackConfigError);
+    const message = (() => {
+      try {
+        attempt();
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return '';
+    })();
+    for (const expected of [
+      'secure-mqtt-stack:pki.keyAlgorithm must be one of ecdsa-p256, rsa-2048, rsa-3072, rsa-4096, got "dsa-1024"',
+      'secure-mqtt-stack:pki.leafValidityDays must be an integer in 1..397, got 900',
+      'secure-mqtt-stack:broker.image must be an image pinned to a tag other than latest',
+      'secure-mqtt-stack:broker.tlsMinimumVersion must be one of tlsv1.2, tlsv1.3, got "tlsv1.1"',
+      'secure-mqtt-stack:fleet.size must be an integer in 1..100000, got 0',
+      'secure-mqtt-stack:docker.host must be a docker host URL',
+    ]) {
+      expect(message).toContain(expected);
+    }
+  });
+});
