@@ -106,8 +106,8 @@ export class SimulatedDevice {
     this.trust = new TrustStore(options.caPem);
     this.backoff = new ExponentialBackoff(options.backoff?.minMs ?? 1_000, options.backoff?.maxMs ?? 60_000);
     this.rotation = options.rotation ?? DEFAULT_ROTATION;
-    const model = new SensorModel([...options.deviceId].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7));
-    this.source = options.readingSource ?? ((now) => model.next(now));
+    const model = new SensorModel(options.deviceId);
+    this.source = options.readingSource ?? ((now) => model.at(now));
   }
 
   get deviceId(): string {

@@ -1,6 +1,5 @@
-import 'reflect-metadata'; // @peculiar/x509 needs it; it reads key-usage bits node:crypto does not expose
 import { X509Certificate, createHash, type KeyObject } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import { KEY_USAGE, keyUsageFlags } from './der-key-usage.js';
 import { refuse } from './errors.js';
 import type { KexScheme } from './wire.js';
 
@@ -77,16 +76,15 @@ export class TrustStore {
   private parse(der: Buffer, fingerprint: Buffer): CertificateFacts {
     try {
       const cert = new X509Certificate(der);
-      const parsed = new x509.X509Certificate(der);
-      const commonNames = parsed.subjectName.getField('CN');
+      const commonNames = cert.subject.split('\n').filter((line) => line.startsWith('CN='));
       return {
         issuedByCa: cert.checkIssued(this.ca) && cert.verify(this.ca.publicKey),
         isCa: cert.ca,
-        commonName: commonNames.length === 1 ? commonNames[0] : undefined,
-        notBefore: parsed.notBefore.getTime(),
-        notAfter: parsed.notAfter.getTime(),
+        commonName: commonNames.length === 1 ? commonNames[0]!.slice(3) : undefined,
+        notBefore: Date.parse(cert.validFrom),
+        notAfter: Date.parse(cert.validTo),
         extendedKeyUsages: cert.keyUsage ?? [],
-        keyUsageFlags: parsed.getExtension(x509.KeyUsagesExtension)?.usages,
+        keyUsageFlags: keyUsageFlags(der),
         publicKey: cert.publicKey,
         fingerprint,
       };
@@ -109,7 +107,7 @@ export class TrustStore {
     if (!facts.extendedKeyUsages.includes(CLIENT_AUTH_OID)) {
       refuse('untrusted-certificate', 'device certificate lacks client-auth usage');
     }
-    if (facts.keyUsageFlags !== undefined && (facts.keyUsageFlags & x509.KeyUsageFlags.digitalSignature) === 0) {
+    if (facts.keyUsageFlags !== undefined && (facts.keyUsageFlags & KEY_USAGE.digitalSignature) === 0) {
       refuse('untrusted-certificate', 'device certificate lacks digital-signature usage');
     }
     if (facts.commonName !== expectedDeviceId) refuse('identity-mismatch', 'certificate CN differs from the device id');
@@ -126,8 +124,8 @@ export class TrustStore {
     if (facts.commonName !== expectedName) refuse('identity-mismatch', 'service certificate names another service');
     const [keyType, usage, usageName] =
       scheme === 'ecdhP256'
-        ? ['ec', x509.KeyUsageFlags.keyAgreement, 'key-agreement']
-        : ['rsa', x509.KeyUsageFlags.keyEncipherment, 'key-encipherment'];
+        ? ['ec', KEY_USAGE.keyAgreement, 'key-agreement']
+        : ['rsa', KEY_USAGE.keyEncipherment, 'key-encipherment'];
     if (facts.publicKey.asymmetricKeyType !== keyType) refuse('untrusted-certificate', `service key is not ${keyType}`);
     if (facts.keyUsageFlags === undefined || (facts.keyUsageFlags & usage) === 0) {
       refuse('untrusted-certificate', `service certificate lacks ${usageName} usage`);

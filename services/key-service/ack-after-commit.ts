@@ -42,12 +42,14 @@ export class AckAfterCommit {
   attach(process: MessageProcessor): void {
     this.client.handleMessage = (packet: IPublishPacket, done: (error?: Error) => void) => {
       const rows = process(packet.topic, packet.payload as Buffer);
-      if (rows) this.rows.push(...rows);
-      if (packet.qos === 0 || packet.messageId === undefined) return done();
-      this.acks.push(packet.messageId);
+      if (rows) for (const row of rows) this.rows.push(row);
+      const acknowledged = packet.qos > 0 && packet.messageId !== undefined;
+      if (acknowledged) this.acks.push(packet.messageId!);
+      // QoS 0 rows are committed on the same schedule; they just have no acknowledgement to wait for.
       if (this.rows.length >= FLUSH_ROWS) this.flush();
-      else this.schedule();
-      done(DEFERRED);
+      else if (this.rows.length > 0 || this.acks.length > 0) this.schedule();
+      if (acknowledged) done(DEFERRED);
+      else done();
     };
   }
 

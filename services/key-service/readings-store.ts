@@ -73,9 +73,8 @@ export class ReadingsStore {
     `);
     const db = this.db;
     this.statements = {
-      insertReading: db.prepare(
-        'INSERT OR IGNORE INTO readings VALUES (@deviceId, @keyId, @seq, @index, @takenAt, @temperatureC, @humidityPct, @receivedAt)',
-      ),
+      insertOne: db.prepare(insertSql(1)),
+      insertMany: db.prepare(insertSql(INSERT_CHUNK)),
       upsertSession: db.prepare(
         'INSERT OR REPLACE INTO sessions VALUES (@deviceId, @keyId, @scheme, @sealedKeys, @establishedAt, @retireAt)',
       ),
@@ -96,7 +95,12 @@ export class ReadingsStore {
   insertReadings(readings: readonly StoredReading[]): number {
     let inserted = 0;
     this.db.transaction(() => {
-      for (const reading of readings) inserted += this.statements.insertReading.run(reading).changes;
+      let i = 0;
+      // Multi-row statements with positional parameters: the per-row binding cost dominates otherwise.
+      for (; i + INSERT_CHUNK <= readings.length; i += INSERT_CHUNK) {
+        inserted += this.statements.insertMany.run(positional(readings, i, INSERT_CHUNK)).changes;
+      }
+      for (; i < readings.length; i++) inserted += this.statements.insertOne.run(positional(readings, i, 1)).changes;
     })();
     return inserted;
   }
@@ -184,6 +188,30 @@ export class ReadingsStore {
   close(): void {
     this.db.close();
   }
+}
+
+const INSERT_CHUNK = 50;
+const COLUMNS = 8;
+
+function insertSql(rows: number): string {
+  const row = `(${new Array(COLUMNS).fill('?').join(',')})`;
+  return `INSERT OR IGNORE INTO readings VALUES ${new Array(rows).fill(row).join(',')}`;
+}
+
+function positional(readings: readonly StoredReading[], from: number, count: number): (string | number)[] {
+  const values: (string | number)[] = new Array(count * COLUMNS);
+  for (let r = 0, v = 0; r < count; r++) {
+    const x = readings[from + r]!;
+    values[v++] = x.deviceId;
+    values[v++] = x.keyId;
+    values[v++] = x.seq;
+    values[v++] = x.index;
+    values[v++] = x.takenAt;
+    values[v++] = x.temperatureC;
+    values[v++] = x.humidityPct;
+    values[v++] = x.receivedAt;
+  }
+  return values;
 }
 
 interface SessionRow {
