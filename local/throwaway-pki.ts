@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { webcrypto } from 'node:crypto';
+import { createPrivateKey, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
 /**
@@ -77,6 +77,19 @@ export class CertificateAuthority {
     readonly credential: Credential,
     private readonly leafValidityDays: number,
   ) {}
+
+  /** A CA from existing PEM (e.g. the stack's, to mint test identities). EC P-256 or RSA keys. */
+  static async fromPem(certPem: string, keyPem: string, leafValidityDays = 30): Promise<CertificateAuthority> {
+    const keyObject = createPrivateKey(keyPem);
+    const params =
+      keyObject.asymmetricKeyType === 'ec'
+        ? { name: 'ECDSA', namedCurve: 'P-256' }
+        : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+    const privateKey = await subtle.importKey('pkcs8', keyObject.export({ type: 'pkcs8', format: 'der' }), params, true, ['sign']);
+    const certificate = new x509.X509Certificate(certPem);
+    const publicKey = await certificate.publicKey.export(params, ['verify']);
+    return new CertificateAuthority({ privateKey, publicKey } as CryptoKeyPair, certificate, { certPem, keyPem }, leafValidityDays);
+  }
 
   static async create(commonName: string, validityDays = 3650, leafValidityDays = 30): Promise<CertificateAuthority> {
     const keys = await generateKeys('ecdsa-p256');
