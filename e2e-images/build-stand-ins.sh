@@ -195,6 +195,25 @@ node_headers_dir() {
   die "no Node headers (include/node/common.gypi) found on the host"
 }
 
+# Certificate authorities the host trusts beyond Debian's (e.g. a TLS-inspecting egress proxy):
+# trusted by the image's system store too, and by npm, which otherwise uses Node's built-in list.
+trust_host_cas() { # root
+  local root="$1" host_bundle=/etc/ssl/certs/ca-certificates.crt n
+  [ -f "$host_bundle" ] || return 0
+  n="$(node -e '
+    const fs = require("fs"), path = require("path");
+    const pems = (f) => fs.readFileSync(f, "utf8").match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+    const key = (p) => p.replace(/\s+/g, "");
+    const known = new Set(pems(process.argv[2]).map(key));
+    let n = 0;
+    for (const p of pems(process.argv[1])) if (!known.has(key(p))) fs.writeFileSync(path.join(process.argv[3], `host-ca-${++n}.crt`), p + "\n");
+    console.log(n);' "$host_bundle" "$root/etc/ssl/certs/ca-certificates.crt" "$root/usr/local/share/ca-certificates")"
+  [ "$n" -gt 0 ] || return 0
+  log "adding $n CA certificate(s) the host trusts beyond Debian's bundle"
+  chroot "$root" update-ca-certificates >/dev/null
+  printf 'cafile=/etc/ssl/certs/ca-certificates.crt\n' >"$root/usr/local/etc/npmrc"
+}
+
 build_node() {
   local node npm_dir headers version npm_version rcp root tarball
   node="$(readlink -f "$(command -v node)")" || die "node not found"
@@ -202,7 +221,7 @@ build_node() {
   [ -f "$npm_dir/package.json" ] || die "npm installation not found (looked at $npm_dir)"
   headers="$(node_headers_dir)"
   version="$("$node" --version)"; npm_version="$(node -p "require('$npm_dir/package.json').version")"
-  rcp="$(recipe "node $version" "npm $npm_version" "$SUITE $MIRROR")"
+  rcp="$(recipe "node $version" "npm $npm_version" "$SUITE $MIRROR" "$(cat /etc/ssl/certs/ca-certificates.crt 2>/dev/null | sha256sum)")"
   if up_to_date "$NODE_IMAGE" "$rcp"; then log "$NODE_IMAGE is up to date (node $version, npm $npm_version)"; return; fi
   tarball="$(debian_base_tarball)"
   log "building $NODE_IMAGE: $(basename "$tarball") + node $version ($node), npm $npm_version ($npm_dir), headers ($headers)"
@@ -211,12 +230,13 @@ build_node() {
   mkdir -p "$root" && tar --numeric-owner -C "$root" -xzf "$tarball"
   # Same layout as the official image: everything under /usr/local.
   install -D -m 755 "$node" "$root/usr/local/bin/node"
-  mkdir -p "$root/usr/local/lib/node_modules" "$root/usr/local/include"
+  mkdir -p "$root/usr/local/lib/node_modules" "$root/usr/local/include" "$root/usr/local/etc" "$root/usr/local/share/ca-certificates"
   cp -a "$npm_dir" "$root/usr/local/lib/node_modules/npm"
   cp -a "$headers" "$root/usr/local/include/node"
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
   chown -R 0:0 "$root/usr/local"
+  trust_host_cas "$root"
   chroot "$root" /bin/sh -c 'groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node'
   chroot "$root" /usr/local/bin/node -e 'process.exit(0)' || die "node does not run in the new root (libraries?)"
   import_rootfs "$root" "$NODE_IMAGE" "$rcp" \

@@ -25,6 +25,8 @@ export interface StackConfig {
     /** Host interface for published ports: 127.0.0.1 in dev. */
     publishHost: string;
     limits: BrokerLimits;
+    /** Service identities (with a '.') the ACL lets read telemetry ciphertext, e.g. an auditor. */
+    telemetryReaders: string[];
   };
   keyService: {
     baseImage: string;
@@ -107,6 +109,15 @@ export function readStackConfig(lookup: ConfigLookup): StackConfig {
     return raw;
   };
 
+  const identities = (s: string, o: Record<string, unknown>, key: string): string[] => {
+    const raw = o[key] ?? [];
+    if (!Array.isArray(raw) || !raw.every((v) => typeof v === 'string' && /^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(v))) {
+      problems.push(`${PROJECT}:${s}.${key} must be a list of dotted service identities such as auditor.svc, got ${JSON.stringify(raw)}`);
+      return [];
+    }
+    return raw as string[];
+  };
+
   const pki = section('pki');
   const broker = section('broker');
   const keyService = section('keyService');
@@ -132,6 +143,7 @@ export function readStackConfig(lookup: ConfigLookup): StackConfig {
         maxQueuedMessages: integer('broker.limits', limits, 'maxQueuedMessages', 200_000, 1, 100_000_000),
         maxInflightMessages: integer('broker.limits', limits, 'maxInflightMessages', 100, 1, 65_535),
       },
+      telemetryReaders: identities('broker', broker, 'telemetryReaders'),
     },
     keyService: {
       baseImage: image('keyService', keyService, 'baseImage', 'node:20.19-bookworm-slim'),

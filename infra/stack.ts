@@ -64,6 +64,7 @@ export function declareStack(stackName: string, config: StackConfig): StackOutpu
       caCertPem: pki.caCertPem,
       certificate: pki.broker,
       serviceIdentity: SERVICE_IDENTITY,
+      telemetryReaders: config.broker.telemetryReaders,
     },
     dockerOpts,
   );
