@@ -210,7 +210,7 @@ trust_host_cas() { # root
     console.log(n);' "$host_bundle" "$root/etc/ssl/certs/ca-certificates.crt" "$root/usr/local/share/ca-certificates")"
   [ "$n" -gt 0 ] || return 0
   log "adding $n CA certificate(s) the host trusts beyond Debian's bundle"
-  chroot "$root" update-ca-certificates >/dev/null
+  chroot "$root" update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates failed"
   printf 'cafile=/etc/ssl/certs/ca-certificates.crt\n' >"$root/usr/local/etc/npmrc"
 }
 

@@ -27,13 +27,14 @@ export async function settle<T>(output: pulumi.Output<T>): Promise<{ value: T; s
 }
 
 /**
- * Runs the program's declaration under mocks (the Pulumi engine cannot run here) with the given
- * stack's configuration, optionally changed, and waits until every resource is registered.
+ * Runs the program's declaration under mocks (the Pulumi engine cannot run here) as the given stack,
+ * with the configuration of `Pulumi.<configFrom>.yaml`, optionally changed, and waits until every
+ * resource is registered.
  */
-export async function declareUnderMocks(stack: string, overrides: Record<string, unknown> = {}): Promise<DeclaredStack> {
+export async function declareUnderMocks(stack: string, overrides: Record<string, unknown> = {}, configFrom = stack): Promise<DeclaredStack> {
   const mocks = new StackMocks();
   await pulumi.runtime.setMocks(mocks, PROJECT, stack, false);
-  const sections = { ...stackConfigFile(stack), ...overrides };
+  const sections = { ...stackConfigFile(configFrom), ...overrides };
   const config = readStackConfig((section) => sections[section]);
   const outputs = declareStack(stack, config);
   // Every resource has registered once the containers' ids resolve (they depend on everything else).
