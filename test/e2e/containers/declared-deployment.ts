@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import Docker from 'dockerode';
 import type { DeclaredResource } from '../../../infra/mocks/stack-mocks.js';
 import { createOptions } from './container-spec.js';
@@ -9,6 +10,15 @@ const VOLUME = 'docker:index/volume:Volume';
 const REMOTE_IMAGE = 'docker:index/remoteImage:RemoteImage';
 const IMAGE = 'docker:index/image:Image';
 const CONTAINER = 'docker:index/container:Container';
+
+/**
+ * A docker client that can run BuildKit builds: with the buildx plugin, or Debian's 20.10 client
+ * (its built-in BuildKit); a newer client without buildx refuses DOCKER_BUILDKIT=1.
+ */
+export function dockerCli(): string {
+  if (spawnSync('docker', ['buildx', 'version'], { stdio: 'ignore' }).status === 0) return 'docker';
+  return existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+}
 
 /** Declared image → the local image used in its place, when the declared one cannot be pulled. */
 export type ImageOverrides = Map<string, string>;
@@ -64,7 +74,7 @@ export class DeclaredDeployment {
     const override = this.overrides.get(name);
     if (override) return override;
     this.log(`  pulling ${name}`);
-    const pulled = spawnSync('docker', ['pull', name], { stdio: 'inherit' });
+    const pulled = spawnSync(dockerCli(), ['pull', name], { stdio: 'inherit' });
     if (pulled.status !== 0) throw new Error(`cannot pull ${name} and no override was given for it`);
     return name;
   }
@@ -75,7 +85,7 @@ export class DeclaredDeployment {
     const args = Object.entries(build.args ?? {}).flatMap(([key, value]) => ['--build-arg', `${key}=${this.overrides.get(value) ?? value}`]);
     this.log(`  building ${name} from ${build.dockerfile} (${args.filter((_, i) => i % 2).join(' ')})`);
     const started = Date.now();
-    const result = spawnSync('docker', ['build', '--network', 'host', '-t', name, '-f', build.dockerfile, ...args, build.context], {
+    const result = spawnSync(dockerCli(), ['build', '-t', name, '-f', build.dockerfile, ...args, build.context], {
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...process.env, DOCKER_BUILDKIT: '1' },
     });

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import type { TestProject } from 'vitest/node';
 import { declareUnderMocks } from '../../../infra/mocks/declare-under-mocks.js';
-import { DeclaredDeployment, type ImageOverrides } from '../containers/declared-deployment.js';
+import { DeclaredDeployment, dockerCli, type ImageOverrides } from '../containers/declared-deployment.js';
 import type { E2eEndpoints } from '../endpoints.js';
 import { E2E_AUDITOR, E2E_CONFIG_OVERRIDES } from './e2e-stack-config.js';
 
@@ -22,7 +22,7 @@ let deployment: DeclaredDeployment | undefined;
 
 function canPull(image: string): boolean {
   if (process.env.E2E_USE_STAND_INS === '1') return false;
-  return spawnSync('docker', ['pull', '--quiet', image], { stdio: 'ignore', timeout: 60_000 }).status === 0;
+  return spawnSync(dockerCli(), ['pull', '--quiet', image], { stdio: 'ignore', timeout: 60_000 }).status === 0;
 }
 
 /** Declared image → stand-in, for each declared base image the engine cannot pull. */
