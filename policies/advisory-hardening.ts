@@ -8,7 +8,8 @@ export const containerReadOnlyRoot: ResourceValidationPolicy = {
   description: 'Containers run with a read-only root file system (readOnly: true); writable state goes to volumes or tmpfs.',
   enforcementLevel: 'advisory',
   validateResource: validateResourceOfType(docker.Container, (container, _args, reportViolation) => {
-    if (!container.readOnly) reportViolation('Root file system is writable.');
+    // A loader that is created but never started runs nothing.
+    if (!container.readOnly && container.start !== false) reportViolation('Root file system is writable.');
   }),
 };
 
@@ -19,7 +20,7 @@ export const containerHealthcheck: ResourceValidationPolicy = {
   enforcementLevel: 'advisory',
   validateResource: validateResourceOfType(docker.Container, (container, _args, reportViolation) => {
     const tests = container.healthcheck?.tests ?? [];
-    if (tests.length === 0 || tests[0] === 'NONE') reportViolation('No healthcheck.');
+    if (container.start !== false && (tests.length === 0 || tests[0] === 'NONE')) reportViolation('No healthcheck.');
   }),
 };
 

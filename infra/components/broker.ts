@@ -1,7 +1,8 @@
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { renderAclFile, renderMosquittoConf, type BrokerLimits, type TlsMinimumVersion } from '../../broker-config/mosquitto-config.js';
-import { HARDENED_CONTAINER, upload } from './container-hardening.js';
+import { ConfigVolume } from './config-volume.js';
+import { HARDENED_CONTAINER } from './container-hardening.js';
 import type { IssuedCertificate } from './pki.js';
 
 export const BROKER_PORT = 8883;
@@ -40,9 +41,9 @@ export class Broker extends pulumi.ComponentResource {
     this.mosquittoConf = renderMosquittoConf({
       port: BROKER_PORT,
       tlsMinimumVersion: args.tlsMinimumVersion,
-      caFile: '/mosquitto/certs/ca.crt',
-      certFile: '/mosquitto/certs/broker.crt',
-      keyFile: '/mosquitto/certs/broker.key',
+      caFile: '/mosquitto/config/certs/ca.crt',
+      certFile: '/mosquitto/config/certs/broker.crt',
+      keyFile: '/mosquitto/config/certs/broker.key',
       aclFile: '/mosquitto/config/acl',
       persistenceLocation: '/mosquitto/data',
       limits: args.limits,
@@ -51,6 +52,23 @@ export class Broker extends pulumi.ComponentResource {
 
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
     const data = new docker.Volume(`${name}-data`, { name: `${prefix}-broker-data` }, { parent: this });
+    const config = new ConfigVolume(
+      `${name}-config`,
+      {
+        name: `${prefix}-broker-config`,
+        image: image.imageId,
+        mountPath: '/mosquitto/config',
+        files: [
+          { file: '/mosquitto/config/mosquitto.conf', content: this.mosquittoConf, owner: MOSQUITTO_UID },
+          { file: '/mosquitto/config/acl', content: this.aclFile, owner: MOSQUITTO_UID },
+          { file: '/mosquitto/config/certs/ca.crt', content: args.caCertPem, owner: MOSQUITTO_UID },
+          { file: '/mosquitto/config/certs/broker.crt', content: args.certificate.certPem, owner: MOSQUITTO_UID },
+          { file: '/mosquitto/config/certs/broker.key', content: args.certificate.keyPem, owner: MOSQUITTO_UID, secret: true },
+        ],
+      },
+      { parent: this },
+    );
+    const { volume: configMount, label: configLabel } = config.mount();
     this.container = new docker.Container(
       `${name}-container`,
       {
@@ -61,19 +79,13 @@ export class Broker extends pulumi.ComponentResource {
         command: ['mosquitto', '-c', '/mosquitto/config/mosquitto.conf'],
         networksAdvanced: [{ name: args.networkName, aliases: [args.hostName] }],
         ports: args.publishPort ? [{ internal: BROKER_PORT, external: args.publishPort, ip: args.publishHost }] : [],
-        volumes: [{ volumeName: data.name, containerPath: '/mosquitto/data' }],
-        uploads: [
-          upload('/mosquitto/config/mosquitto.conf', this.mosquittoConf, MOSQUITTO_UID),
-          upload('/mosquitto/config/acl', this.aclFile, MOSQUITTO_UID),
-          upload('/mosquitto/certs/ca.crt', args.caCertPem, MOSQUITTO_UID),
-          upload('/mosquitto/certs/broker.crt', args.certificate.certPem, MOSQUITTO_UID),
-          upload('/mosquitto/certs/broker.key', args.certificate.keyPem, MOSQUITTO_UID, true),
-        ],
+        volumes: [configMount, { volumeName: data.name, containerPath: '/mosquitto/data' }],
+        labels: [configLabel],
         // A TCP probe: the listener only speaks mutual TLS, and the check needs no key of its own.
         healthcheck: { tests: ['CMD-SHELL', `nc -z 127.0.0.1 ${BROKER_PORT} || exit 1`], interval: '10s', timeout: '3s', retries: 3, startPeriod: '5s' },
         ...HARDENED_CONTAINER,
       },
-      { parent: this },
+      { parent: this, dependsOn: [config] },
     );
     this.registerOutputs({ containerName: this.container.name });
   }

@@ -15,8 +15,3 @@ export const HARDENED_CONTAINER = {
   logDriver: 'json-file',
   logOpts: { 'max-size': '10m', 'max-file': '3' },
 } satisfies Partial<docker.ContainerArgs>;
-
-/** A file placed into a container at creation; keys get 0400 and the owner that reads them. */
-export function upload(file: string, content: docker.types.input.ContainerUpload['content'], owner: string, secret = false): docker.types.input.ContainerUpload {
-  return { file, content, owner, group: owner, permissions: secret ? '0400' : '0444' };
-}

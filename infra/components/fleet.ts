@@ -1,6 +1,7 @@
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
-import { HARDENED_CONTAINER, upload } from './container-hardening.js';
+import { ConfigVolume } from './config-volume.js';
+import { HARDENED_CONTAINER } from './container-hardening.js';
 import type { IssuedCertificate } from './pki.js';
 
 const NODE_UID = '1000';
@@ -49,6 +50,24 @@ export class Fleet extends pulumi.ComponentResource {
 
     this.containers = groups.map((group, index) => {
       const manifest = group.map((id) => ({ id, certPath: `${DEVICE_DIR}/devices/${id}.crt`, keyPath: `${DEVICE_DIR}/devices/${id}.key` }));
+      const config = new ConfigVolume(
+        `${name}-${index}-config`,
+        {
+          name: `${prefix}-fleet-${index}-config`,
+          image: this.image.repoDigest,
+          mountPath: DEVICE_DIR,
+          files: [
+            { file: `${DEVICE_DIR}/ca.crt`, content: args.caCertPem, owner: NODE_UID },
+            { file: `${DEVICE_DIR}/devices.json`, content: JSON.stringify(manifest), owner: NODE_UID },
+            ...group.flatMap((id) => [
+              { file: `${DEVICE_DIR}/devices/${id}.crt`, content: args.devices[id]!.certPem, owner: NODE_UID },
+              { file: `${DEVICE_DIR}/devices/${id}.key`, content: args.devices[id]!.keyPem, owner: NODE_UID, secret: true },
+            ]),
+          ],
+        },
+        { parent: this },
+      );
+      const { volume: configMount, label: configLabel } = config.mount();
       return new docker.Container(
         `${name}-${index}`,
         {
@@ -66,25 +85,19 @@ export class Fleet extends pulumi.ComponentResource {
             'DEVICE_SIM_STATS_INTERVAL_MS=60000',
             'DEVICE_SIM_HEARTBEAT_FILE=/tmp/device-sim.heartbeat',
           ],
-          uploads: [
-            upload(`${DEVICE_DIR}/ca.crt`, args.caCertPem, NODE_UID),
-            upload(`${DEVICE_DIR}/devices.json`, JSON.stringify(manifest), NODE_UID),
-            ...group.flatMap((id) => [
-              upload(`${DEVICE_DIR}/devices/${id}.crt`, args.devices[id]!.certPem, NODE_UID),
-              upload(`${DEVICE_DIR}/devices/${id}.key`, args.devices[id]!.keyPem, NODE_UID, true),
-            ]),
-          ],
+          volumes: [configMount],
+          labels: [configLabel],
           // Healthy while the process keeps rewriting its heartbeat (every 10 s).
           healthcheck: {
             tests: ['CMD', 'node', '-e', "process.exit(Date.now()-require('fs').statSync('/tmp/device-sim.heartbeat').mtimeMs<60000?0:1)"],
-            interval: '30s',
+            interval: '15s',
             timeout: '3s',
             retries: 3,
             startPeriod: '20s',
           },
           ...HARDENED_CONTAINER,
         },
-        { parent: this },
+        { parent: this, dependsOn: [config] },
       );
     });
     this.registerOutputs({ containers: this.containers.map((c) => c.name) });

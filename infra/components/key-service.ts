@@ -1,12 +1,14 @@
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
-import { HARDENED_CONTAINER, upload } from './container-hardening.js';
+import { ConfigVolume } from './config-volume.js';
+import { HARDENED_CONTAINER } from './container-hardening.js';
 import type { IssuedCertificate } from './pki.js';
 
 export const API_PORT = 8080;
 /** The `node` user of the official Node images, which the Dockerfile runs as. */
 const NODE_UID = '1000';
-const TLS_DIR = '/etc/key-service/tls';
+const CONFIG_DIR = '/etc/key-service';
+const TLS_DIR = `${CONFIG_DIR}/tls`;
 
 export interface KeyServiceArgs {
   namePrefix: string;
@@ -51,6 +53,25 @@ export class KeyService extends pulumi.ComponentResource {
     );
     const data = new docker.Volume(`${name}-data`, { name: `${prefix}-key-service-data` }, { parent: this });
     const file = (name: string) => `${TLS_DIR}/${name}`;
+    const config = new ConfigVolume(
+      `${name}-config`,
+      {
+        name: `${prefix}-key-service-config`,
+        image: this.image.repoDigest,
+        mountPath: CONFIG_DIR,
+        files: [
+          { file: file('ca.crt'), content: args.caCertPem, owner: NODE_UID },
+          { file: file('client.crt'), content: args.client.certPem, owner: NODE_UID },
+          { file: file('client.key'), content: args.client.keyPem, owner: NODE_UID, secret: true },
+          { file: file('kex-ec.crt'), content: args.kexEc.certPem, owner: NODE_UID },
+          { file: file('kex-ec.key'), content: args.kexEc.keyPem, owner: NODE_UID, secret: true },
+          { file: file('kex-rsa.crt'), content: args.kexRsa.certPem, owner: NODE_UID },
+          { file: file('kex-rsa.key'), content: args.kexRsa.keyPem, owner: NODE_UID, secret: true },
+        ],
+      },
+      { parent: this },
+    );
+    const { volume: configMount, label: configLabel } = config.mount();
     this.container = new docker.Container(
       `${name}-container`,
       {
@@ -59,7 +80,8 @@ export class KeyService extends pulumi.ComponentResource {
         user: `${NODE_UID}:${NODE_UID}`,
         networksAdvanced: [{ name: args.networkName, aliases: ['key-service'] }],
         ports: args.apiPublishPort ? [{ internal: API_PORT, external: args.apiPublishPort, ip: args.publishHost }] : [],
-        volumes: [{ volumeName: data.name, containerPath: '/var/lib/key-service' }],
+        volumes: [configMount, { volumeName: data.name, containerPath: '/var/lib/key-service' }],
+        labels: [configLabel],
         // Paths only: key material reaches the container as files, never through the environment.
         envs: [
           `KEY_SERVICE_MQTT_URL=mqtts://${args.brokerHost}:${args.brokerPort}`,
@@ -77,15 +99,6 @@ export class KeyService extends pulumi.ComponentResource {
           `KEY_SERVICE_REPLAY_WINDOW=${args.replayWindow}`,
           `KEY_SERVICE_SESSION_GRACE_SECONDS=${args.sessionGraceSeconds}`,
         ],
-        uploads: [
-          upload(file('ca.crt'), args.caCertPem, NODE_UID),
-          upload(file('client.crt'), args.client.certPem, NODE_UID),
-          upload(file('client.key'), args.client.keyPem, NODE_UID, true),
-          upload(file('kex-ec.crt'), args.kexEc.certPem, NODE_UID),
-          upload(file('kex-ec.key'), args.kexEc.keyPem, NODE_UID, true),
-          upload(file('kex-rsa.crt'), args.kexRsa.certPem, NODE_UID),
-          upload(file('kex-rsa.key'), args.kexRsa.keyPem, NODE_UID, true),
-        ],
         healthcheck: {
           tests: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${API_PORT}/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
           interval: '10s',
@@ -95,7 +108,7 @@ export class KeyService extends pulumi.ComponentResource {
         },
         ...HARDENED_CONTAINER,
       },
-      { parent: this },
+      { parent: this, dependsOn: [config] },
     );
     this.registerOutputs({ containerName: this.container.name });
   }

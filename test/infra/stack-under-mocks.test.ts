@@ -21,7 +21,10 @@ beforeAll(async () => {
 const isSecretAt = (resource: DeclaredResource, path: string) =>
   resource.secretInputs.some((secret) => path === secret || path.startsWith(`${secret}.`));
 const containers = (stack: DeclaredStack) => stack.mocks.ofType(CONTAINER);
-const uploads = (container: DeclaredResource) => container.inputs.uploads as { file: string; content: string; owner: string; permissions: string }[];
+/** Containers that run; loaders (created, never started) only carry files into config volumes. */
+const running = (stack: DeclaredStack) => containers(stack).filter((c) => c.inputs.start !== false);
+const loaderFor = (stack: DeclaredStack, consumer: string) => containers(stack).find((c) => c.name === `${consumer}-config-loader`)!;
+const uploads = (container: DeclaredResource) => (container.inputs.uploads ?? []) as { file: string; content: string; owner: string; permissions: string }[];
 const certOf = (stack: DeclaredStack, name: string) => new X509Certificate(String(stack.mocks.ofType(SIGNED).find((r) => r.name === name)!.state.certPem));
 
 describe('PKI', () => {
@@ -88,13 +91,13 @@ describe('PKI', () => {
 
 describe('broker', () => {
   const broker = () => containers(dev).find((c) => c.name === 'broker-container')!;
-  const file = (name: string) => uploads(broker()).find((u) => u.file === name)!;
+  const file = (name: string) => uploads(loaderFor(dev, 'broker')).find((u) => u.file === name)!;
 
   it('uploads a mosquitto.conf with one listener, TLS 1.2+, client certificates required, no anonymous access', () => {
     const conf = file('/mosquitto/config/mosquitto.conf').content;
     const lines = conf.split('\n').filter((l) => l && !l.startsWith('#'));
     expect(lines.filter((l) => l.startsWith('listener '))).toEqual(['listener 8883']);
-    for (const setting of ['allow_anonymous false', 'require_certificate true', 'use_identity_as_username true', 'tls_version tlsv1.2', 'acl_file /mosquitto/config/acl', 'cafile /mosquitto/certs/ca.crt']) {
+    for (const setting of ['allow_anonymous false', 'require_certificate true', 'use_identity_as_username true', 'tls_version tlsv1.2', 'acl_file /mosquitto/config/acl', 'cafile /mosquitto/config/certs/ca.crt']) {
       expect(lines).toContain(setting);
     }
   });
@@ -110,27 +113,43 @@ describe('broker', () => {
   });
 
   it('hands the key to the mosquitto user, readable by it alone', () => {
-    expect(file('/mosquitto/certs/broker.key')).toMatchObject({ owner: '1883', permissions: '0400' });
+    expect(file('/mosquitto/config/certs/broker.key')).toMatchObject({ owner: '1883', permissions: '0400' });
     expect(broker().inputs.user).toBe('1883:1883');
   });
 
   it('publishes the port on 127.0.0.1 only in dev, keeps data on a volume, and checks its health', () => {
     expect(broker().inputs.ports).toEqual([{ internal: 8883, external: 8883, ip: '127.0.0.1' }]);
-    expect(broker().inputs.volumes).toEqual([{ volumeName: 'smqtt-dev-broker-data', containerPath: '/mosquitto/data' }]);
+    expect(broker().inputs.volumes).toEqual([
+      { volumeName: 'smqtt-dev-broker-config', containerPath: '/mosquitto/config', readOnly: true },
+      { volumeName: 'smqtt-dev-broker-data', containerPath: '/mosquitto/data' },
+    ]);
     expect(broker().inputs.healthcheck).toMatchObject({ tests: expect.arrayContaining(['CMD-SHELL']) });
   });
 });
 
 describe('containers', () => {
   it('every container is hardened: read-only root, all capabilities dropped, no-new-privileges, not privileged, non-root, restarted', () => {
-    expect(containers(dev).map((c) => c.name).sort()).toEqual(['broker-container', 'fleet-0', 'key-service-container']);
-    for (const c of containers(dev)) {
+    expect(running(dev).map((c) => c.name).sort()).toEqual(['broker-container', 'fleet-0', 'key-service-container']);
+    for (const c of running(dev)) {
       expect(c.inputs).toMatchObject({ readOnly: true, privileged: false, capabilities: { drops: ['ALL'] }, restart: 'unless-stopped' });
       expect(c.inputs.securityOpts).toContain('no-new-privileges:true');
       expect(String(c.inputs.user)).not.toMatch(/^(0|root)\b/);
       expect(c.inputs.networkMode).toBeUndefined();
       expect((c.inputs.networksAdvanced as { name: string }[]).map((n) => n.name)).toEqual(['smqtt-dev-net']);
       expect(JSON.stringify(c.inputs.volumes ?? [])).not.toContain('docker.sock');
+    }
+  });
+
+  it('files reach read-only containers through a config volume filled by a loader that never runs', () => {
+    for (const consumer of ['broker', 'key-service', 'fleet-0']) {
+      const loader = loaderFor(dev, consumer);
+      expect(loader.inputs).toMatchObject({ start: false, networkMode: 'none', capabilities: { drops: ['ALL'] } });
+      const volume = (loader.inputs.volumes as { volumeName: string }[])[0]!.volumeName;
+      const main = containers(dev).find((c) => c.name === (consumer === 'fleet-0' ? 'fleet-0' : `${consumer}-container`))!;
+      expect(main.inputs.uploads ?? []).toEqual([]);
+      expect(main.inputs.volumes).toContainEqual(expect.objectContaining({ volumeName: volume, readOnly: true }));
+      // The consumer carries a digest of its files, so new files replace it.
+      expect((main.inputs.labels as { label: string; value: string }[])[0]).toMatchObject({ label: 'secure-mqtt-stack/config-sha256', value: expect.stringMatching(/^[0-9a-f]{64}$/) });
     }
   });
 
@@ -145,7 +164,7 @@ describe('containers', () => {
   it('the key service gets file paths for every key, its own image build with a base-image argument, and a readiness check', () => {
     const service = containers(dev).find((c) => c.name === 'key-service-container')!;
     const envs = Object.fromEntries((service.inputs.envs as string[]).map((e) => e.split(/=(.*)/s).slice(0, 2)));
-    const files = new Set(uploads(service).map((u) => u.file));
+    const files = new Set(uploads(loaderFor(dev, 'key-service')).map((u) => u.file));
     for (const key of ['KEY_SERVICE_CLIENT_KEY_FILE', 'KEY_SERVICE_KEX_EC_KEY_FILE', 'KEY_SERVICE_KEX_RSA_KEY_FILE', 'KEY_SERVICE_CA_CERT_FILE']) {
       expect(files.has(envs[key]!)).toBe(true);
     }
@@ -156,7 +175,7 @@ describe('containers', () => {
   });
 
   it('each fleet container lists only its devices and carries only their keys', () => {
-    const fleet = containers(dev).find((c) => c.name === 'fleet-0')!;
+    const fleet = loaderFor(dev, 'fleet-0');
     const manifest = JSON.parse(uploads(fleet).find((u) => u.file === '/etc/device-sim/devices.json')!.content) as { id: string }[];
     expect(manifest.map((d) => d.id)).toEqual(dev.outputs.deviceIds);
     expect(uploads(fleet).filter((u) => PRIVATE_KEY.test(u.content))).toHaveLength(3);

@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { declareUnderMocks, stackConfigFile, type DeclaredStack } from '../../infra/mocks/declare-under-mocks.js';
 import { readStackConfig, StackConfigError } from '../../infra/stack-config.js';
 
-/** Resources by name with their inputs, key and certificate material blanked (it is fresh each run). */
+/** Resources by name with their inputs; key and certificate material, and digests of it, blanked (fresh each run). */
 function shape(stack: DeclaredStack): Map<string, string> {
-  const blank = (text: string) => text.replace(/-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----\n?/g, '<$1>');
+  const blank = (text: string) =>
+    text.replace(/-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----\n?/g, '<$1>').replace(/config-sha256","value":"[0-9a-f]{64}"/g, 'config-sha256","value":"<digest>"');
   return new Map(stack.mocks.resources.map((r) => [`${r.type}::${r.name}`, blank(JSON.stringify(r.inputs))]));
 }
 
@@ -20,17 +21,17 @@ describe('stack variants under mocks', () => {
       'tls:index/privateKey:PrivateKey::pki-device-sensor-0004',
     ]);
     const changed = [...before.keys()].filter((k) => after.get(k) !== before.get(k));
-    // Only the fleet container changes: it gains the new device's files.
-    expect(changed).toEqual(['docker:index/container:Container::fleet-0']);
+    // Only the fleet's config loader changes: it gains the new device's files.
+    expect(changed).toEqual(['docker:index/container:Container::fleet-0-config-loader']);
   }, 90_000);
 
   it('builds staging: TLS 1.3 only, 90-day leaves, a remote docker host, the fleet spread over containers', async () => {
     const staging = await declareUnderMocks('staging');
-    const conf = (staging.mocks.ofType('docker:index/container:Container').find((c) => c.name === 'broker-container')!.inputs.uploads as { file: string; content: string }[])
+    const conf = (staging.mocks.ofType('docker:index/container:Container').find((c) => c.name === 'broker-config-loader')!.inputs.uploads as { file: string; content: string }[])
       .find((u) => u.file === '/mosquitto/config/mosquitto.conf')!.content;
     expect(conf).toContain('tls_version tlsv1.3');
     expect(staging.mocks.ofType('pulumi:providers:docker')[0]!.inputs.host).toBe('ssh://deploy@telemetry-staging.internal');
-    expect(staging.mocks.ofType('docker:index/container:Container').filter((c) => c.name.startsWith('fleet-'))).toHaveLength(4);
+    expect(staging.mocks.ofType('docker:index/container:Container').filter((c) => /^fleet-\d+$/.test(c.name))).toHaveLength(4);
     const leaf = new X509Certificate(String(staging.mocks.ofType('tls:index/locallySignedCert:LocallySignedCert').find((r) => r.name === 'pki-device-sensor-0001')!.state.certPem));
     expect((Date.parse(leaf.validTo) - Date.parse(leaf.validFrom)) / 86_400_000).toBe(90);
     expect(staging.outputs.brokerEndpoint).toBe('mqtts://telemetry-staging.internal:8883');

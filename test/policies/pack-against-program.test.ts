@@ -23,7 +23,7 @@ function mutate(select: (r: DeclaredResource) => boolean, change: (inputs: Recor
   return copy;
 }
 
-const isBroker = (r: DeclaredResource) => r.name === 'broker-container';
+const isBroker = (r: DeclaredResource) => r.name === 'broker-config-loader';
 const editUpload = (file: string, edit: (text: string) => string) => (inputs: Record<string, unknown>) => {
   const upload = (inputs.uploads as { file: string; content: string }[]).find((u) => u.file === file)!;
   upload.content = edit(upload.content);
@@ -47,9 +47,11 @@ describe('the pack against the program', () => {
     ['a 1024-bit RSA device key', 'tls-key-strength', () => mutate((r) => r.name === 'pki-device-sensor-0002' && r.type.endsWith('PrivateKey'), (i) => Object.assign(i, { algorithm: 'RSA', rsaBits: 1024, ecdsaCurve: undefined }))],
     ['a device certificate valid for 800 days', 'tls-certificate-roles', () => mutate((r) => r.name === 'pki-device-sensor-0002' && r.type.endsWith('LocallySignedCert'), (i) => Object.assign(i, { validityPeriodHours: 800 * 24 }))],
     ['a privileged fleet container', 'container-least-privilege', () => mutate((r) => r.name === 'fleet-0', (i) => Object.assign(i, { privileged: true }))],
+    ['a broker whose configuration volume no loader fills', 'mosquitto-config-reviewable', () => mutate((r) => r.name === 'broker-config-loader', (i) => Object.assign(i, { volumes: [] }))],
     ['a private key in an env var', 'container-no-secrets-in-config', () =>
       mutate((r) => r.name === 'key-service-container', (i) => {
-        const key = (i.uploads as { file: string; content: string }[]).find((u) => u.file.endsWith('client.key'))!.content;
+        const loader = resources.find((r) => r.name === 'key-service-config-loader')!;
+        const key = (loader.inputs.uploads as { file: string; content: string }[]).find((u) => u.file.endsWith('client.key'))!.content;
         (i.envs as string[]).push(`KEY_SERVICE_CLIENT_KEY=${key}`);
       })],
   ];

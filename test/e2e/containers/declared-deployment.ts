@@ -63,7 +63,12 @@ export class DeclaredDeployment {
       const container = await this.docker.createContainer(createOptions(declared.inputs, image));
       this.made.containers.push(container.id);
       const uploads = (declared.inputs.uploads as DeclaredUpload[] | undefined) ?? [];
+      // Like the provider: uploads go in before start, extracted at the root.
       if (uploads.length) await container.putArchive(await uploadArchive(uploads), { path: '/' });
+      if (declared.inputs.start === false) {
+        this.log(`  created ${String(declared.inputs.name)} (not started: it only carries files)`);
+        continue;
+      }
       await container.start();
       if (declared.inputs.healthcheck) await this.waitHealthy(container, String(declared.inputs.name));
       this.log(`  started ${String(declared.inputs.name)} (${image})`);
