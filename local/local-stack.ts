@@ -74,6 +74,8 @@ export class LocalStack {
       KEY_SERVICE_KEX_RSA_KEY_FILE: pki.serviceKexRsa.keyPath,
       KEY_SERVICE_DB_PATH: join(dir, 'key-service.db'),
       KEY_SERVICE_HTTP_PORT: String(apiPort),
+      // On one machine the service can read the broker's log and count its TLS refusals.
+      KEY_SERVICE_BROKER_LOG_FILE: broker.logPath,
       ...options.serviceEnv,
     };
     const endpoints: Endpoints = {

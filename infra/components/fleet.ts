@@ -2,6 +2,7 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { ConfigVolume } from './config-volume.js';
 import { HARDENED_CONTAINER } from './container-hardening.js';
+import { projectImage } from './project-image.js';
 import type { IssuedCertificate } from './pki.js';
 
 const NODE_UID = '1000';
@@ -30,19 +31,10 @@ export class Fleet extends pulumi.ComponentResource {
   constructor(name: string, args: FleetArgs, opts?: pulumi.ComponentResourceOptions) {
     super('secure-mqtt-stack:fleet:Fleet', name, {}, opts);
     const prefix = args.namePrefix;
-    this.image = new docker.Image(
+    this.image = projectImage(
       `${name}-image`,
-      {
-        imageName: `${prefix}-device-sim:local`,
-        build: {
-          context: args.buildContext,
-          dockerfile: `${args.buildContext}/device-sim/Dockerfile`,
-          args: { BASE_IMAGE: args.baseImage },
-          builderVersion: 'BuilderBuildKit',
-        },
-        skipPush: true,
-      },
-      { parent: this },
+      { buildContext: args.buildContext, dockerfile: 'device-sim/Dockerfile', imageName: `${prefix}-device-sim:local`, baseImage: args.baseImage },
+      this,
     );
     const ids = Object.keys(args.devices);
     const groups: string[][] = [];

@@ -2,6 +2,7 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { ConfigVolume } from './config-volume.js';
 import { HARDENED_CONTAINER } from './container-hardening.js';
+import { projectImage } from './project-image.js';
 import type { IssuedCertificate } from './pki.js';
 
 export const API_PORT = 8080;
@@ -37,19 +38,10 @@ export class KeyService extends pulumi.ComponentResource {
   constructor(name: string, args: KeyServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super('secure-mqtt-stack:service:KeyService', name, {}, opts);
     const prefix = args.namePrefix;
-    this.image = new docker.Image(
+    this.image = projectImage(
       `${name}-image`,
-      {
-        imageName: `${prefix}-key-service:local`,
-        build: {
-          context: args.buildContext,
-          dockerfile: `${args.buildContext}/services/key-service/Dockerfile`,
-          args: { BASE_IMAGE: args.baseImage },
-          builderVersion: 'BuilderBuildKit',
-        },
-        skipPush: true,
-      },
-      { parent: this },
+      { buildContext: args.buildContext, dockerfile: 'services/key-service/Dockerfile', imageName: `${prefix}-key-service:local`, baseImage: args.baseImage },
+      this,
     );
     const data = new docker.Volume(`${name}-data`, { name: `${prefix}-key-service-data` }, { parent: this });
     const file = (name: string) => `${TLS_DIR}/${name}`;

@@ -8,6 +8,7 @@ import { encodeServiceCertificates } from '../../protocol/service-certificates.j
 import { SERVICE_CERTIFICATES_TOPIC, SERVICE_SUBSCRIPTIONS } from '../../protocol/topics.js';
 import type { KexScheme } from '../../protocol/wire.js';
 import { AckAfterCommit } from './ack-after-commit.js';
+import { BrokerLogWatcher } from './broker-log-watcher.js';
 import type { KeyServiceConfig } from './config.js';
 import { HttpApi } from './http-api.js';
 import { RateLimitedLog } from './logger.js';
@@ -27,6 +28,7 @@ export class KeyService {
   private client: MqttClient | undefined;
   private subscribed = false;
   private purgeTimer: NodeJS.Timeout | undefined;
+  private brokerLog: BrokerLogWatcher | undefined;
   private httpPort = 0;
 
   private constructor(
@@ -82,6 +84,12 @@ export class KeyService {
     this.purgeTimer = setInterval(() => this.store.purgeExpiredNonces(Date.now()), NONCE_PURGE_INTERVAL_MS);
     this.purgeTimer.unref();
 
+    if (config.brokerLogFile) {
+      this.brokerLog = new BrokerLogWatcher(config.brokerLogFile, (reason) =>
+        this.metrics.brokerRefusals.set(reason, (this.metrics.brokerRefusals.get(reason) ?? 0) + 1),
+      );
+      this.brokerLog.start();
+    }
     this.httpPort = await this.http.listen(config.httpPort, config.httpHost);
     log.info({ url: `http://${config.httpHost}:${this.httpPort}` }, 'http api listening');
 
@@ -147,6 +155,7 @@ export class KeyService {
   /** Stops taking messages, commits what was taken, acknowledges it, then closes everything. */
   async stop(): Promise<void> {
     clearInterval(this.purgeTimer);
+    this.brokerLog?.stop();
     const client = this.client;
     if (client) {
       await new Promise<void>((resolve) => {

@@ -1,4 +1,5 @@
 import { REFUSAL_CODES, type RefusalCode } from '../../protocol/errors.js';
+import { BROKER_REFUSAL_REASONS, type BrokerRefusalReason } from './broker-log-watcher.js';
 
 /** Decrypt-and-check latency buckets, seconds: 10 µs .. 50 ms. */
 const LATENCY_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05];
@@ -13,6 +14,8 @@ export class ServiceMetrics {
     ['ecdhP256', 0],
     ['rsaOaepSha256', 0],
   ]);
+  /** Only filled when the service can read the broker's log (KEY_SERVICE_BROKER_LOG_FILE). */
+  readonly brokerRefusals = new Map<BrokerRefusalReason, number>(BROKER_REFUSAL_REASONS.map((reason) => [reason, 0]));
   activeSessions = 0;
   mqttConnected = false;
   private readonly latencyCounts = new Array<number>(LATENCY_BUCKETS.length).fill(0);
@@ -62,6 +65,12 @@ export class ServiceMetrics {
       'counter',
       'Key exchanges completed, by scheme.',
       [...this.keyExchanges].map(([scheme, n]) => [`{scheme="${scheme}"}`, n]),
+    );
+    metric(
+      'smqtt_broker_refusals_total',
+      'counter',
+      'Connections the broker refused in the TLS handshake, read from its log when available.',
+      [...this.brokerRefusals].map(([reason, n]) => [`{reason="${reason}"}`, n]),
     );
     metric('smqtt_active_sessions', 'gauge', 'Devices with a current session key.', [['', this.activeSessions]]);
     metric('smqtt_mqtt_connected', 'gauge', '1 while connected to the broker.', [['', this.mqttConnected ? 1 : 0]]);

@@ -116,6 +116,14 @@ describe('delivery', () => {
     }
   }, 60_000);
 
+  it('stores readings sent at QoS 0 as well (they have no acknowledgement to wait for)', async () => {
+    const device = await probe('qos0');
+    await device.keyExchange();
+    const reading = { takenAt: Date.now(), temperatureC: 22.22, humidityPct: 44.44 };
+    await device.publishTelemetry(device.seal(0, [reading]), 0);
+    await eventually(async () => expect((await allReadings(device.identity.deviceId)).map(({ takenAt, temperatureC, humidityPct }) => ({ takenAt, temperatureC, humidityPct }))).toEqual([reading]));
+  });
+
   it('shows a telemetry reader ciphertext only: no reading bytes, values or field names', async () => {
     const device = await probe('plaintext');
     await device.keyExchange();

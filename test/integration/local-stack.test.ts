@@ -143,22 +143,30 @@ describe('the runtime on real Mosquitto with mutual TLS', () => {
     }
   });
 
-  describe('refused at the broker (the service never sees these)', () => {
+  describe('refused at the broker, and counted from its log', () => {
+    const refusals = (reason: string) => api.metric(`smqtt_broker_refusals_total{reason="${reason}"}`);
+
     it('a client without a certificate', async () => {
+      const before = await refusals('no-client-certificate');
       await expect(connectAs(broker, {}, 'anonymous')).rejects.toThrow();
+      await eventually(async () => expect(await refusals('no-client-certificate')).toBe(before + 1));
     });
 
     it('a certificate from another CA', async () => {
       const rogue = await rogueCa.issue({ commonName: 'sensor-001', usage: 'client' });
+      const before = await refusals('untrusted-certificate');
       await expect(connectAs(broker, rogue, 'rogue-sensor-001')).rejects.toThrow();
+      await eventually(async () => expect(await refusals('untrusted-certificate')).toBe(before + 1));
     });
 
     it('TLS 1.1 and 1.0, while TLS 1.2 and 1.3 complete with the same certificate', async () => {
       const credential = readCredential(stack.pki.devices[0]!);
+      const before = await refusals('tls-version');
       await expect(tlsHandshake(broker, credential, 'TLSv1.1')).rejects.toThrow(/version|alert|protocol/i);
       await expect(tlsHandshake(broker, credential, 'TLSv1')).rejects.toThrow(/version|alert|protocol/i);
       await expect(tlsHandshake(broker, credential, 'TLSv1.2')).resolves.toBe('TLSv1.2');
       await expect(tlsHandshake(broker, credential, 'TLSv1.3')).resolves.toBe('TLSv1.3');
+      await eventually(async () => expect(await refusals('tls-version')).toBe(before + 2));
     });
 
     it('publishing on another device topic (PUBACK reason 135), and reading other devices through "#"', async () => {

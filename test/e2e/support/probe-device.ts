@@ -78,8 +78,8 @@ export class ProbeDevice {
     return sealEnvelope(this.keys.encryptionKey, this.identity.deviceId, { keyId: this.keyId, seq, sentAt: Date.now() }, encodeReadings(readings));
   }
 
-  async publishTelemetry(envelope: Buffer): Promise<void> {
-    await this.client.publishAsync(deviceTopic(this.identity.deviceId, 'telemetry'), envelope, { qos: 1 });
+  async publishTelemetry(envelope: Buffer, qos: 0 | 1 = 1): Promise<void> {
+    await this.client.publishAsync(deviceTopic(this.identity.deviceId, 'telemetry'), envelope, { qos });
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,29 @@
+import * as docker from '@pulumi/docker';
+import type * as pulumi from '@pulumi/pulumi';
+
+export interface ProjectImageArgs {
+  /** Repository root: the build context. */
+  buildContext: string;
+  /** Dockerfile path relative to the repository root. */
+  dockerfile: string;
+  imageName: string;
+  baseImage: string;
+}
+
+/** An image built from this repository with BuildKit, the base image passed as BASE_IMAGE; never pushed. */
+export function projectImage(name: string, args: ProjectImageArgs, parent: pulumi.Resource): docker.Image {
+  return new docker.Image(
+    name,
+    {
+      imageName: args.imageName,
+      build: {
+        context: args.buildContext,
+        dockerfile: `${args.buildContext}/${args.dockerfile}`,
+        args: { BASE_IMAGE: args.baseImage },
+        builderVersion: 'BuilderBuildKit',
+      },
+      skipPush: true,
+    },
+    { parent },
+  );
+}
