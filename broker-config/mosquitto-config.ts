@@ -48,6 +48,8 @@ export interface MosquittoConfigInput {
   /** Directory for the persistence database, or undefined to keep state in memory only. */
   persistenceLocation?: string;
   limits?: Partial<BrokerLimits>;
+  /** Log to this file (flushed per line) instead of stdout; stdout suits containers. */
+  logFile?: string;
 }
 
 export class BrokerConfigError extends Error {
@@ -91,7 +93,7 @@ export function renderMosquittoConf(input: MosquittoConfigInput): string {
     `max_inflight_messages ${positiveInt('maxInflightMessages', limits.maxInflightMessages, 65_535)}`,
     // Without it every mutual-TLS handshake stalls on Nagle's algorithm (about 48 ms each).
     'set_tcp_nodelay true',
-    'log_dest stdout',
+    input.logFile ? `log_dest file ${safeValue('logFile', input.logFile)}` : 'log_dest stdout',
     'log_type error',
     'log_type warning',
     'log_type notice',

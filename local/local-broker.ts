@@ -87,11 +87,14 @@ export class LocalBroker {
         ...(crlFile ? { crlFile } : {}),
         persistenceLocation: dataDir,
         ...(options.limits ? { limits: options.limits } : {}),
+        // A file Mosquitto flushes per line: the key service follows it to count TLS refusals.
+        logFile: join(dir, 'mosquitto.log'),
       }),
       0o644,
     );
     const logPath = join(dir, 'mosquitto.log');
-    const log = createWriteStream(logPath, { flags: 'a' });
+    // Anything printed before the configuration is read (or on a crash) goes here.
+    const log = createWriteStream(join(dir, 'mosquitto.stdout.log'), { flags: 'a' });
     const launch = () => {
       const child = spawn(binary, ['-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout?.pipe(log, { end: false });
@@ -110,7 +113,7 @@ export class LocalBroker {
   private async waitForListener(timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) throw new Error(`mosquitto exited with ${this.child.exitCode}; see ${this.logPath}`);
+      if (this.child.exitCode !== null) throw new Error(`mosquitto exited with ${this.child.exitCode}; see ${this.logPath} and mosquitto.stdout.log beside it`);
       if (await canConnect(this.port)) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
