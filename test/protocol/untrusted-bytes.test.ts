@@ -44,7 +44,8 @@ beforeAll(async () => {
   validEnvelope = sealEnvelope(key, 'sensor-001', { keyId: 1, seq: 1, sentAt: Date.now() }, encodeReadings([{ takenAt: 1, temperatureC: 20, humidityPct: 50 }]));
 });
 
-const RUNS = { numRuns: 2_000 };
+// CI-sized by default; `npm run fuzz` runs 100,000 cases per property (FUZZ_RUNS).
+const RUNS = { numRuns: Number(process.env.FUZZ_RUNS ?? 2_000) };
 
 describe('decoding untrusted bytes raises typed refusals only', () => {
   it('telemetry envelopes', () => {
@@ -60,7 +61,7 @@ describe('decoding untrusted bytes raises typed refusals only', () => {
   it('key-exchange requests, through the whole acceptance path', () => {
     const ctx = { trust: f.trust, serviceKeys: f.serviceKeys, nonces: memoryNonces(), policy: DEFAULT_KEX_POLICY, now: Date.now() };
     fc.assert(fc.property(mutations(validKex), (bytes) => onlyTypedRefusals(() => acceptKexRequest(bytes, 'sensor-001', ctx))), {
-      numRuns: 1_000,
+      numRuns: Math.ceil(RUNS.numRuns / 2),
     });
   });
 
