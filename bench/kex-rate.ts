@@ -2,7 +2,7 @@ import { createPrivateKey, randomInt } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pemToDer, TrustStore } from '../protocol/certificates.js';
-import { acceptKexRequest, createKexRequest, DEFAULT_KEX_POLICY, ecdhFromPrivateKey, type NonceRegistry, type ServiceKeyMaterial } from '../protocol/kex.js';
+import { acceptKexRequest, createKexRequest, DEFAULT_KEX_POLICY, ecdhFromPrivateKey, MemoryNonceRegistry, type ServiceKeyMaterial } from '../protocol/kex.js';
 import { deviceTopic } from '../protocol/topics.js';
 import type { KexScheme } from '../protocol/wire.js';
 import { MessageHandler } from '../services/key-service/message-handler.js';
@@ -53,17 +53,6 @@ function prepare(devices: readonly BenchDevice[], scheme: KexScheme, service: Re
   });
 }
 
-function memoryNonces(): NonceRegistry {
-  const seen = new Set<string>();
-  return {
-    remember(deviceId, nonce) {
-      const key = `${deviceId}:${nonce.toString('hex')}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    },
-  };
-}
 
 /**
  * Key exchanges per second with full verification (framing, freshness, chain to the CA, usages, CN,
@@ -83,7 +72,7 @@ export function runKexRate(pki: BenchPki, runs: number, ecCount: number, dir: st
     const warm: number[] = [];
     for (let run = 0; run < runs; run++) {
       const trust = new TrustStore(pki.caPem);
-      const nonces = memoryNonces();
+      const nonces = new MemoryNonceRegistry();
       const first = prepare(devices, scheme, serviceCert);
       const again = prepare(devices, scheme, serviceCert);
       const timed = (batch: Prepared[]) => {

@@ -172,6 +172,23 @@ export interface NonceRegistry {
   remember(deviceId: string, nonce: Buffer, expiresAt: number): boolean;
 }
 
+/** A NonceRegistry in memory, for a single process (the key service persists its own in SQLite). */
+export class MemoryNonceRegistry implements NonceRegistry {
+  private readonly expiries = new Map<string, number>();
+
+  remember(deviceId: string, nonce: Buffer, expiresAt: number): boolean {
+    const key = `${deviceId}:${nonce.toString('hex')}`;
+    if (this.expiries.has(key)) return false;
+    this.expiries.set(key, expiresAt);
+    return true;
+  }
+
+  /** Forgets nonces whose exchanges could no longer pass the freshness check anyway. */
+  purge(now: number): void {
+    for (const [key, expiresAt] of this.expiries) if (expiresAt < now) this.expiries.delete(key);
+  }
+}
+
 export interface KexPolicy {
   /** Oldest acceptable request age. */
   maxAgeMs: number;

@@ -2,21 +2,13 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { ConfigVolume } from './config-volume.js';
 import { HARDENED_CONTAINER } from './container-hardening.js';
-import { projectImage } from './project-image.js';
+import { projectImage, type BrokerClientArgs } from './project-image.js';
 import type { IssuedCertificate } from './pki.js';
 
 const NODE_UID = '1000';
 const DEVICE_DIR = '/etc/device-sim';
 
-export interface FleetArgs {
-  namePrefix: string;
-  buildContext: string;
-  baseImage: string;
-  networkName: pulumi.Input<string>;
-  brokerHost: string;
-  brokerPort: number;
-  serviceIdentity: string;
-  caCertPem: pulumi.Input<string>;
+export interface FleetArgs extends BrokerClientArgs {
   devices: Record<string, IssuedCertificate>;
   devicesPerContainer: number;
   intervalMs: number;

@@ -2,7 +2,7 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { ConfigVolume } from './config-volume.js';
 import { HARDENED_CONTAINER } from './container-hardening.js';
-import { projectImage } from './project-image.js';
+import { projectImage, type BrokerClientArgs } from './project-image.js';
 import type { IssuedCertificate } from './pki.js';
 
 export const API_PORT = 8080;
@@ -11,16 +11,7 @@ const NODE_UID = '1000';
 const CONFIG_DIR = '/etc/key-service';
 const TLS_DIR = `${CONFIG_DIR}/tls`;
 
-export interface KeyServiceArgs {
-  namePrefix: string;
-  /** Repository root: the Docker build context. */
-  buildContext: string;
-  baseImage: string;
-  networkName: pulumi.Input<string>;
-  brokerHost: string;
-  brokerPort: number;
-  serviceIdentity: string;
-  caCertPem: pulumi.Input<string>;
+export interface KeyServiceArgs extends BrokerClientArgs {
   client: IssuedCertificate;
   kexEc: IssuedCertificate;
   kexRsa: IssuedCertificate;

@@ -27,3 +27,16 @@ export function projectImage(name: string, args: ProjectImageArgs, parent: pulum
     { parent },
   );
 }
+
+/** What every container built from this repository needs to join the stack as an MQTT client. */
+export interface BrokerClientArgs {
+  namePrefix: string;
+  /** Repository root: the Docker build context. */
+  buildContext: string;
+  baseImage: string;
+  networkName: pulumi.Input<string>;
+  brokerHost: string;
+  brokerPort: number;
+  serviceIdentity: string;
+  caCertPem: pulumi.Input<string>;
+}

@@ -1,7 +1,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { CertificateAuthority, type Credential, type KeyAlgorithm } from '../../local/throwaway-pki.js';
 import { pemToDer, TrustStore, type VerifiedCertificate } from '../../protocol/certificates.js';
-import { ecdhFromPrivateKey, type DeviceIdentity, type NonceRegistry, type ServiceKeyMaterial } from '../../protocol/kex.js';
+import { ecdhFromPrivateKey, MemoryNonceRegistry, type DeviceIdentity, type NonceRegistry, type ServiceKeyMaterial } from '../../protocol/kex.js';
 
 export const SERVICE_NAME = 'key-service.svc';
 
@@ -46,15 +46,7 @@ export function identityFrom(deviceId: string, credential: Credential): DeviceId
   return { deviceId, certificateDer: pemToDer(credential.certPem), privateKey, credential };
 }
 
-/** An in-memory nonce registry, as the protocol needs one (the service's is SQLite-backed). */
+/** A fresh in-memory nonce registry, as each protocol test needs its own. */
 export function memoryNonces(): NonceRegistry {
-  const seen = new Set<string>();
-  return {
-    remember(deviceId, nonce) {
-      const key = `${deviceId}:${nonce.toString('hex')}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    },
-  };
+  return new MemoryNonceRegistry();
 }
