@@ -51,37 +51,34 @@ function isTypeOf(type: string, resourceClass: unknown): boolean {
   return typeof isInstance === 'function' && isInstance({ __pulumiType: type }) === true;
 }
 
-export function resourceArgs(resource: ResourceUnderTest, config: Record<string, unknown> = {}): ResourceValidationArgs {
+/** Options as the server reports them for a resource declared without any. */
+const DEFAULT_OPTIONS = { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [] };
+
+/** What resource and stack validation both see of a resource: inputs behind the unknown-checking proxy. */
+function policyView(resource: ResourceUnderTest) {
   const props = unknownCheckingProxy(structuredClone(resource.inputs));
   return {
     type: resource.type,
     props,
     urn: resource.urn,
     name: resource.name,
-    opts: { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [] },
-    stackTags: new Map(),
+    opts: DEFAULT_OPTIONS,
     isType: (resourceClass: unknown) => isTypeOf(resource.type, resourceClass),
     asType: (resourceClass: unknown) => (isTypeOf(resource.type, resourceClass) ? props : undefined),
+  };
+}
+
+export function resourceArgs(resource: ResourceUnderTest, config: Record<string, unknown> = {}): ResourceValidationArgs {
+  return {
+    ...policyView(resource),
+    stackTags: new Map(),
     getConfig: <T extends object>() => config as T,
     notApplicable: throwNotApplicable,
   } as unknown as ResourceValidationArgs;
 }
 
 export function stackArgs(resources: ResourceUnderTest[], config: Record<string, unknown> = {}): StackValidationArgs {
-  const policyResources = resources.map((r) => {
-    const props = unknownCheckingProxy(structuredClone(r.inputs));
-    return {
-      type: r.type,
-      props,
-      urn: r.urn,
-      name: r.name,
-      opts: {},
-      dependencies: [],
-      propertyDependencies: {},
-      isType: (resourceClass: unknown) => isTypeOf(r.type, resourceClass),
-      asType: (resourceClass: unknown) => (isTypeOf(r.type, resourceClass) ? props : undefined),
-    } as unknown as PolicyResource;
-  });
+  const policyResources = resources.map((r) => ({ ...policyView(r), dependencies: [], propertyDependencies: {} }) as unknown as PolicyResource);
   return { resources: policyResources, getConfig: <T extends object>() => config as T, stackTags: new Map(), notApplicable: throwNotApplicable } as unknown as StackValidationArgs;
 }
 
