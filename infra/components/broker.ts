@@ -30,6 +30,8 @@ export class Broker extends pulumi.ComponentResource {
   readonly container: docker.Container;
   readonly hostName: string;
   readonly port = BROKER_PORT;
+  /** The pulled Mosquitto image: small, so the stack's config-volume loaders use it too. */
+  readonly imageId: pulumi.Output<string>;
   /** The rendered files, exposed so tests and policies read exactly what is uploaded. */
   readonly mosquittoConf: string;
   readonly aclFile: string;
@@ -51,6 +53,7 @@ export class Broker extends pulumi.ComponentResource {
     this.aclFile = renderAclFile({ serviceIdentity: args.serviceIdentity, telemetryReaders: args.telemetryReaders ?? [] });
 
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
+    this.imageId = image.imageId;
     const data = new docker.Volume(`${name}-data`, { name: `${prefix}-broker-data` }, { parent: this });
     const config = new ConfigVolume(
       `${name}-config`,

@@ -13,7 +13,7 @@ export interface ConfigFile {
 export interface ConfigVolumeArgs {
   /** Docker name of the volume, and of the loader container (with `-loader`). */
   name: string;
-  /** An image that exists anyway (the consumer's): the loader is created, never started. */
+  /** An image that exists anyway (the smallest the stack has): the loader is created, never started. */
   image: pulumi.Input<string>;
   mountPath: string;
   files: ConfigFile[];

@@ -38,7 +38,7 @@ export class Fleet extends pulumi.ComponentResource {
         `${name}-${index}-config`,
         {
           name: `${prefix}-fleet-${index}-config`,
-          image: this.image.repoDigest,
+          image: args.configLoaderImage,
           mountPath: DEVICE_DIR,
           files: [
             { file: `${DEVICE_DIR}/ca.crt`, content: args.caCertPem, owner: NODE_UID },

@@ -40,7 +40,7 @@ export class KeyService extends pulumi.ComponentResource {
       `${name}-config`,
       {
         name: `${prefix}-key-service-config`,
-        image: this.image.repoDigest,
+        image: args.configLoaderImage,
         mountPath: CONFIG_DIR,
         files: [
           { file: file('ca.crt'), content: args.caCertPem, owner: NODE_UID },

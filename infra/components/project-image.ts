@@ -39,4 +39,9 @@ export interface BrokerClientArgs {
   brokerPort: number;
   serviceIdentity: string;
   caCertPem: pulumi.Input<string>;
+  /**
+   * Image for the never-started config-volume loaders: the smallest one the stack has anyway (the
+   * broker's). Storage drivers that copy whole layers (vfs) copy a container's image per container.
+   */
+  configLoaderImage: pulumi.Input<string>;
 }

@@ -23,6 +23,12 @@ export function dockerCli(): string {
 /** Declared image → the local image used in its place, when the declared one cannot be pulled. */
 export type ImageOverrides = Map<string, string>;
 
+export interface DeploymentOptions {
+  /** Drop the BuildKit cache once the images are built, before any container takes disk space. */
+  pruneBuildCache?: boolean;
+  log?: (line: string) => void;
+}
+
 /**
  * Creates on a real Docker engine the docker resources a Pulumi program declared (captured under
  * mocks), as the docker provider would: networks, images (pulled, or built with BuildKit), volumes,
@@ -32,11 +38,15 @@ export class DeclaredDeployment {
   private readonly docker = new Docker();
   private readonly made = { containers: [] as string[], volumes: [] as string[], networks: [] as string[], images: [] as string[] };
 
+  private readonly log: (line: string) => void;
+
   constructor(
     private readonly resources: DeclaredResource[],
     private readonly overrides: ImageOverrides,
-    private readonly log: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
-  ) {}
+    private readonly options: DeploymentOptions = {},
+  ) {
+    this.log = options.log ?? ((line) => process.stdout.write(`${line}\n`));
+  }
 
   private of(type: string): DeclaredResource[] {
     return this.resources.filter((r) => r.type === type);
@@ -51,6 +61,7 @@ export class DeclaredDeployment {
     const images = new Map<string, string>(); // the reference a container declares → a real local image
     for (const remote of this.of(REMOTE_IMAGE)) images.set(String(remote.state.imageId), this.pullOrOverride(String(remote.inputs.name)));
     for (const image of this.of(IMAGE)) images.set(String(image.state.repoDigest), this.build(image));
+    if (this.options.pruneBuildCache) this.pruneBuildCache();
     for (const volume of this.of(VOLUME)) {
       const name = String(volume.inputs.name);
       await this.docker.createVolume({ Name: name });
@@ -98,6 +109,12 @@ export class DeclaredDeployment {
     this.made.images.push(name);
     this.log(`  built ${name} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return name;
+  }
+
+  private pruneBuildCache(): void {
+    const pruned = spawnSync(dockerCli(), ['builder', 'prune', '--all', '--force'], { encoding: 'utf8' });
+    if (pruned.status !== 0) throw new Error(`docker builder prune failed: ${pruned.stderr}`);
+    this.log(`  build cache pruned (${pruned.stdout.trim().split('\n').pop()})`);
   }
 
   private async waitHealthy(container: Docker.Container, name: string, timeoutMs = 120_000): Promise<void> {
