@@ -32,6 +32,11 @@ export class ManagedProcess {
     return this.child.exitCode;
   }
 
+  /** Sends a signal that does not stop the process (SIGHUP: reload). */
+  signal(signal: NodeJS.Signals): void {
+    if (!this.exited) this.child.kill(signal);
+  }
+
   /** Sends the signal and waits for the exit; SIGKILL follows if it takes longer than graceMs. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<number | null> {
     if (this.exited) return this.child.exitCode;

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, createWriteStream, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { renderAclFile, renderMosquittoConf, type AclInput, type BrokerLimits, type TlsMinimumVersion } from '../broker-config/mosquitto-config.js';
@@ -50,6 +50,8 @@ export class LocalBroker {
     readonly port: number,
     readonly logPath: string,
     private readonly launch: () => ChildProcess,
+    private readonly writeFile: (name: string, content: string, mode: number) => string,
+    private readonly crlFile: string | undefined,
   ) {}
 
   static async start(options: LocalBrokerOptions): Promise<LocalBroker> {
@@ -101,7 +103,7 @@ export class LocalBroker {
       child.stderr?.pipe(log, { end: false });
       return child;
     };
-    const broker = new LocalBroker(launch(), options.port, logPath, launch);
+    const broker = new LocalBroker(launch(), options.port, logPath, launch, file, crlFile);
     await broker.waitForListener();
     return broker;
   }
@@ -130,6 +132,13 @@ export class LocalBroker {
   /** Re-reads the CRL and certificates without dropping connections of valid clients. */
   reload(): void {
     this.child.kill('SIGHUP');
+  }
+
+  /** Puts a new CRL in place (whole, never half-written) and has Mosquitto re-read it. */
+  replaceCrl(crlPem: string): void {
+    if (!this.crlFile) throw new Error('this broker was started without a CRL (crlPem)');
+    renameSync(this.writeFile('crl.pem.next', crlPem, 0o644), this.crlFile);
+    this.reload();
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

@@ -1,9 +1,11 @@
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrokerLimits } from '../broker-config/mosquitto-config.js';
 import { ManagedProcess } from './child-process.js';
 import { LocalBroker } from './local-broker.js';
 import { createLocalPki, SERVICE_IDENTITY, type LocalPki } from './local-pki.js';
+import { issueRevocationList, type RevocationReason, type RevokedCertificate } from '../revocation/index.js';
 import { freePort } from './ports.js';
 
 /** What a client of the running stack needs; written to endpoints.json. */
@@ -11,8 +13,13 @@ export interface Endpoints {
   broker: { host: string; port: number };
   api: { url: string };
   caCertPath: string;
+  /** The CA's current CRL; the broker and the service re-read it when `revoke` changes it. */
+  crlPath: string;
   devices: { id: string; certPath: string; keyPath: string }[];
 }
+
+/** How long each CRL the local stack issues stays valid. */
+const CRL_VALIDITY_MS = 7 * 86_400_000;
 
 export interface LocalStackOptions {
   dir: string;
@@ -38,6 +45,7 @@ export class LocalStack {
     private readonly serviceEnv: NodeJS.ProcessEnv,
     public service: ManagedProcess,
     readonly fleet: ManagedProcess | undefined,
+    private readonly revoked: RevokedCertificate[],
   ) {}
 
   /** PKI, then Mosquitto, then the key service (ready), then the fleet. */
@@ -51,6 +59,11 @@ export class LocalStack {
       deviceIds,
       rsaFromIndex: options.devices - (options.rsaDevices ?? 0),
     });
+    // The CRL exists from the start (empty): revoking later is a file change and a SIGHUP, not a restart.
+    const revoked: RevokedCertificate[] = [];
+    const crlPath = join(dir, 'pki', 'crl.pem');
+    const crlPem = await issueLocalCrl(pki, revoked);
+    writeFileSync(crlPath, crlPem, { mode: 0o644 });
     const brokerPort = await freePort();
     const broker = await LocalBroker.start({
       dir: join(dir, 'broker'),
@@ -58,6 +71,7 @@ export class LocalStack {
       caCertPem: pki.ca.certPem,
       server: pki.broker,
       acl: { serviceIdentity: SERVICE_IDENTITY, telemetryReaders: options.telemetryReaders ?? [] },
+      crlPem,
       ...(options.brokerLimits ? { limits: options.brokerLimits } : {}),
     });
     const mqttUrl = `mqtts://127.0.0.1:${brokerPort}`;
@@ -76,12 +90,14 @@ export class LocalStack {
       KEY_SERVICE_HTTP_PORT: String(apiPort),
       // On one machine the service can read the broker's log and count its TLS refusals.
       KEY_SERVICE_BROKER_LOG_FILE: broker.logPath,
+      KEY_SERVICE_CRL_FILE: crlPath,
       ...options.serviceEnv,
     };
     const endpoints: Endpoints = {
       broker: { host: '127.0.0.1', port: brokerPort },
       api: { url: `http://127.0.0.1:${apiPort}` },
       caCertPath: pki.caCertPath,
+      crlPath,
       devices: pki.devices.map(({ id, certPath, keyPath }) => ({ id, certPath, keyPath })),
     };
     writeFileSync(join(dir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
@@ -106,7 +122,7 @@ export class LocalStack {
           join(dir, 'logs', 'device-sim.log'),
         );
       }
-      return new LocalStack(endpoints, pki, broker, dir, serviceEnv, service, fleet);
+      return new LocalStack(endpoints, pki, broker, dir, serviceEnv, service, fleet, revoked);
     } catch (error) {
       await service?.stop();
       await broker.stop();
@@ -124,12 +140,55 @@ export class LocalStack {
     this.service = await startService(this.serviceEnv, this.dir, this.endpoints.api.url);
   }
 
+  /**
+   * Revokes the devices' current certificates: a new CRL for the broker (SIGHUP: new TLS connections
+   * with them are refused) and the service (SIGHUP: their sessions end, their key exchanges are
+   * refused). Answers the revoked serials.
+   */
+  async revoke(deviceIds: string[], reason: RevocationReason = 'keyCompromise'): Promise<string[]> {
+    const serials = deviceIds.map((id) => {
+      const device = this.pki.devices.find((d) => d.id === id);
+      if (!device) throw new Error(`no device ${id} in this stack`);
+      return new X509Certificate(readFileSync(device.certPath)).serialNumber;
+    });
+    const revokedAt = new Date();
+    this.revoked.push(...serials.map((serialNumber) => ({ serialNumber, revokedAt, reason })));
+    const crlPem = await issueLocalCrl(this.pki, this.revoked);
+    writeFileSync(`${this.endpoints.crlPath}.next`, crlPem, { mode: 0o644 });
+    renameSync(`${this.endpoints.crlPath}.next`, this.endpoints.crlPath);
+    this.broker.replaceCrl(crlPem);
+    this.service.signal('SIGHUP');
+    return serials;
+  }
+
+  /** A new key and certificate for the device, written over its files, as a renewal would. */
+  async renew(deviceId: string): Promise<{ certPath: string; keyPath: string }> {
+    const device = this.pki.devices.find((d) => d.id === deviceId);
+    if (!device) throw new Error(`no device ${deviceId} in this stack`);
+    const credential = await this.pki.ca.issue({ commonName: deviceId, usage: 'client', keyAlgorithm: device.keyAlgorithm });
+    writeFileSync(device.certPath, credential.certPem, { mode: 0o644 });
+    writeFileSync(device.keyPath, credential.keyPem, { mode: 0o600 });
+    return { certPath: device.certPath, keyPath: device.keyPath };
+  }
+
   /** Fleet first so its buffers drain into a running service, then the service, then the broker. */
   async stop(): Promise<void> {
     await this.fleet?.stop();
     await this.service.stop();
     await this.broker.stop();
   }
+}
+
+/** A CRL valid from a minute ago for a week; each one issued later has a later thisUpdate. */
+async function issueLocalCrl(pki: LocalPki, revoked: RevokedCertificate[]): Promise<string> {
+  const thisUpdate = new Date(Date.now() - 60_000);
+  return issueRevocationList({
+    issuerCertPem: pki.ca.credential.certPem,
+    issuerKeyPem: pki.ca.credential.keyPem,
+    revoked,
+    thisUpdate,
+    nextUpdate: new Date(thisUpdate.getTime() + CRL_VALIDITY_MS),
+  });
 }
 
 async function startService(env: NodeJS.ProcessEnv, dir: string, apiUrl: string): Promise<ManagedProcess> {

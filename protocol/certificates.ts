@@ -1,5 +1,6 @@
 import { X509Certificate, createHash, type KeyObject } from 'node:crypto';
 import { KEY_USAGE, keyUsageFlags } from './der-key-usage.js';
+import { normalizeSerial } from '../revocation/serial-number.js';
 import { refuse } from './errors.js';
 import type { KexScheme } from './wire.js';
 
@@ -19,6 +20,7 @@ interface CertificateFacts {
   keyUsageFlags: number | undefined;
   publicKey: KeyObject;
   fingerprint: Buffer;
+  serialNumber: string;
 }
 
 export interface VerifiedCertificate {
@@ -27,6 +29,8 @@ export interface VerifiedCertificate {
   /** SHA-256 of the DER certificate. */
   fingerprint: Buffer;
   notAfter: number;
+  /** Normalized hex (revocation/serial-number.ts), as CRLs list it. */
+  serialNumber: string;
 }
 
 export function certificateFingerprint(der: Buffer): Buffer {
@@ -53,10 +57,16 @@ function hasAcceptableKey(key: KeyObject): boolean {
 export class TrustStore {
   private readonly ca: X509Certificate;
   private readonly cache = new Map<string, CertificateFacts>();
+  private revoked: ReadonlySet<string> = new Set();
 
   constructor(caPem: string | Buffer) {
     this.ca = new X509Certificate(caPem);
     if (!this.ca.ca) throw new Error('trust anchor is not a CA certificate');
+  }
+
+  /** Serials (normalized) refused from now on: the CA's current CRL. Checked on every use, never cached. */
+  setRevokedSerials(serials: ReadonlySet<string>): void {
+    this.revoked = serials;
   }
 
   /** Facts about a certificate; chain verification runs once per distinct certificate. */
@@ -87,6 +97,7 @@ export class TrustStore {
         keyUsageFlags: keyUsageFlags(der),
         publicKey: cert.publicKey,
         fingerprint,
+        serialNumber: normalizeSerial(cert.serialNumber),
       };
     } catch {
       return refuse('malformed', 'certificate does not parse');
@@ -98,6 +109,7 @@ export class TrustStore {
     if (facts.isCa) refuse('untrusted-certificate', 'a CA certificate cannot be a leaf');
     if (now < facts.notBefore || now > facts.notAfter) refuse('untrusted-certificate', 'certificate outside its validity');
     if (!hasAcceptableKey(facts.publicKey)) refuse('untrusted-certificate', 'key must be ECDSA P-256 or RSA >= 2048');
+    if (this.revoked.has(facts.serialNumber)) refuse('revoked-certificate', 'certificate is on the CA revocation list');
   }
 
   /** A device certificate: CA-issued, valid now, client-auth usage, CN equal to the device id. */
@@ -111,7 +123,7 @@ export class TrustStore {
       refuse('untrusted-certificate', 'device certificate lacks digital-signature usage');
     }
     if (facts.commonName !== expectedDeviceId) refuse('identity-mismatch', 'certificate CN differs from the device id');
-    return { commonName: expectedDeviceId, publicKey: facts.publicKey, fingerprint: facts.fingerprint, notAfter: facts.notAfter };
+    return { commonName: expectedDeviceId, publicKey: facts.publicKey, fingerprint: facts.fingerprint, notAfter: facts.notAfter, serialNumber: facts.serialNumber };
   }
 
   /**
@@ -130,6 +142,6 @@ export class TrustStore {
     if (facts.keyUsageFlags === undefined || (facts.keyUsageFlags & usage) === 0) {
       refuse('untrusted-certificate', `service certificate lacks ${usageName} usage`);
     }
-    return { commonName: expectedName, publicKey: facts.publicKey, fingerprint: facts.fingerprint, notAfter: facts.notAfter };
+    return { commonName: expectedName, publicKey: facts.publicKey, fingerprint: facts.fingerprint, notAfter: facts.notAfter, serialNumber: facts.serialNumber };
   }
 }

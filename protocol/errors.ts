@@ -15,6 +15,7 @@ export const REFUSAL_CODES = [
   'untrusted-certificate', // not issued by the stack CA, outside validity, or lacking the required usage
   'identity-mismatch', // certificate CN differs from the device id in the topic or message
   'invalid-reading', // decrypted reading outside the sensor's physical range
+  'revoked-certificate', // the certificate's serial is on the stack CA's current revocation list
 ] as const;
 
 export type RefusalCode = (typeof REFUSAL_CODES)[number];

@@ -22,6 +22,8 @@ export interface KeyServiceConfig {
   logLevel: (typeof LOG_LEVELS)[number];
   /** Mosquitto's log file, when the service can read it: TLS refusals are then counted in /metrics. */
   brokerLogFile: string | undefined;
+  /** The stack CA's CRL (PEM): revoked device certificates are refused and their sessions ended. */
+  crlFile: string | undefined;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -49,6 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): KeyServiceConf
     mqttSessionExpirySeconds: read.integer('KEY_SERVICE_MQTT_SESSION_EXPIRY_SECONDS', 7 * 86_400, 60, 0xffffffff),
     logLevel: read.oneOf('KEY_SERVICE_LOG_LEVEL', LOG_LEVELS, 'info'),
     brokerLogFile: read.file('KEY_SERVICE_BROKER_LOG_FILE', 'optional'),
+    crlFile: read.file('KEY_SERVICE_CRL_FILE', 'optional'),
   };
   if (Boolean(config.kexRsaCertFile) !== Boolean(config.kexRsaKeyFile)) {
     read.problems.push('KEY_SERVICE_KEX_RSA_CERT_FILE and KEY_SERVICE_KEX_RSA_KEY_FILE must be set together');

@@ -15,6 +15,7 @@ import { RateLimitedLog } from './logger.js';
 import { MessageHandler } from './message-handler.js';
 import { ServiceMetrics } from './metrics.js';
 import { ReadingsStore } from './readings-store.js';
+import { RevocationWatcher } from './revocation-watcher.js';
 import { SessionRegistry } from './session-registry.js';
 import { SessionVault } from './session-vault.js';
 
@@ -29,6 +30,7 @@ export class KeyService {
   private subscribed = false;
   private purgeTimer: NodeJS.Timeout | undefined;
   private brokerLog: BrokerLogWatcher | undefined;
+  private revocations: RevocationWatcher | undefined;
   private httpPort = 0;
 
   private constructor(
@@ -49,6 +51,11 @@ export class KeyService {
       throw error;
     }
     return service;
+  }
+
+  /** Re-reads the CRL now (SIGHUP), instead of waiting for the file watcher. */
+  async reloadRevocations(): Promise<void> {
+    await this.revocations?.reload();
   }
 
   get apiPort(): number {
@@ -72,6 +79,27 @@ export class KeyService {
     const restored = registry.load(Date.now());
     this.metrics.activeSessions = registry.activeDevices;
     log.info({ sessions: restored.loaded, discarded: restored.unreadable }, 'sessions restored');
+
+    if (config.crlFile) {
+      this.revocations = new RevocationWatcher({
+        file: config.crlFile,
+        caCertPem: caPem,
+        onList: (list) => {
+          trust.setRevokedSerials(list.revokedSerials);
+          const devices = registry.endSessionsOf(list.revokedSerials);
+          this.metrics.sessionsRevoked += devices.length;
+          this.metrics.activeSessions = registry.activeDevices;
+          this.metrics.revokedCertificates = list.revokedSerials.size;
+          this.metrics.crlNextUpdate = Math.floor((list.nextUpdate?.getTime() ?? 0) / 1000);
+          log.info({ revoked: list.revokedSerials.size, nextUpdate: list.nextUpdate?.toISOString(), endedSessionsOf: devices }, 'revocation list in force');
+        },
+        onRejected: (error) => {
+          this.metrics.crlRejected++;
+          log.error({ code: error.code, err: error.message }, 'revocation list refused; the previous one stays in force');
+        },
+      });
+      await this.revocations.start();
+    }
 
     const handler = new MessageHandler({
       trust,
@@ -156,6 +184,7 @@ export class KeyService {
   async stop(): Promise<void> {
     clearInterval(this.purgeTimer);
     this.brokerLog?.stop();
+    this.revocations?.stop();
     const client = this.client;
     if (client) {
       await new Promise<void>((resolve) => {

@@ -3,7 +3,7 @@ import { loadConfig } from './config.js';
 import { KeyService } from './key-service.js';
 import { createLogger } from './logger.js';
 
-/** Entry point: configuration from the environment, graceful stop on SIGTERM/SIGINT. */
+/** Entry point: configuration from the environment, graceful stop on SIGTERM/SIGINT, CRL reload on SIGHUP. */
 async function main(): Promise<void> {
   let config;
   try {
@@ -30,6 +30,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // Like Mosquitto: SIGHUP re-reads the revocation list.
+  process.on('SIGHUP', () => void service.reloadRevocations());
 }
 
 main().catch((error: unknown) => {

@@ -17,6 +17,13 @@ export class ServiceMetrics {
   /** Only filled when the service can read the broker's log (KEY_SERVICE_BROKER_LOG_FILE). */
   readonly brokerRefusals = new Map<BrokerRefusalReason, number>(BROKER_REFUSAL_REASONS.map((reason) => [reason, 0]));
   activeSessions = 0;
+  /** Sessions ended because their certificate was revoked. */
+  sessionsRevoked = 0;
+  /** CRL files that could not be used (the previous list stayed in force). */
+  crlRejected = 0;
+  revokedCertificates = 0;
+  /** Unix seconds; 0 without a CRL. */
+  crlNextUpdate = 0;
   mqttConnected = false;
   private readonly latencyCounts = new Array<number>(LATENCY_BUCKETS.length).fill(0);
   private latencyCount = 0;
@@ -73,6 +80,10 @@ export class ServiceMetrics {
       [...this.brokerRefusals].map(([reason, n]) => [`{reason="${reason}"}`, n]),
     );
     metric('smqtt_active_sessions', 'gauge', 'Devices with a current session key.', [['', this.activeSessions]]);
+    metric('smqtt_sessions_revoked_total', 'counter', 'Sessions ended because the certificate that set them up was revoked.', [['', this.sessionsRevoked]]);
+    metric('smqtt_crl_rejected_total', 'counter', 'CRL files refused (unreadable, wrong issuer, bad signature, expired); the previous list stays.', [['', this.crlRejected]]);
+    metric('smqtt_crl_revoked_certificates', 'gauge', 'Serials on the CRL in force.', [['', this.revokedCertificates]]);
+    metric('smqtt_crl_next_update_seconds', 'gauge', 'nextUpdate of the CRL in force (Unix seconds; 0 without a CRL).', [['', this.crlNextUpdate]]);
     metric('smqtt_mqtt_connected', 'gauge', '1 while connected to the broker.', [['', this.mqttConnected ? 1 : 0]]);
     lines.push(
       '# HELP smqtt_decrypt_seconds Time to authenticate, decrypt and check one envelope.',

@@ -19,6 +19,8 @@ export interface PersistedSession {
   establishedAt: number;
   /** undefined while current; when set, the session is accepted until then and then forgotten. */
   retireAt: number | undefined;
+  /** Serial of the device certificate the exchange was signed with: revoking it ends the session. */
+  certificateSerial: string | undefined;
 }
 
 export interface DeviceSummary {
@@ -60,7 +62,7 @@ export class ReadingsStore {
       CREATE INDEX IF NOT EXISTS readings_by_time ON readings (taken_at);
       CREATE TABLE IF NOT EXISTS sessions (
         device_id TEXT NOT NULL, key_id INTEGER NOT NULL, scheme TEXT NOT NULL, sealed_keys BLOB NOT NULL,
-        established_at INTEGER NOT NULL, retire_at INTEGER,
+        established_at INTEGER NOT NULL, retire_at INTEGER, cert_serial TEXT,
         PRIMARY KEY (device_id, key_id)
       ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS kex_nonces (
@@ -71,12 +73,15 @@ export class ReadingsStore {
         device_id TEXT PRIMARY KEY, last_kex_at INTEGER, cert_not_after INTEGER
       ) WITHOUT ROWID;
     `);
+    // Databases made before sessions remembered their certificate gain the column (NULL: unknown).
+    const sessionColumns = this.db.prepare("SELECT name FROM pragma_table_info('sessions')").all() as { name: string }[];
+    if (!sessionColumns.some((c) => c.name === 'cert_serial')) this.db.exec('ALTER TABLE sessions ADD COLUMN cert_serial TEXT');
     const db = this.db;
     this.statements = {
       insertOne: db.prepare(insertSql(1)),
       insertMany: db.prepare(insertSql(INSERT_CHUNK)),
       upsertSession: db.prepare(
-        'INSERT OR REPLACE INTO sessions VALUES (@deviceId, @keyId, @scheme, @sealedKeys, @establishedAt, @retireAt)',
+        'INSERT OR REPLACE INTO sessions (device_id, key_id, scheme, sealed_keys, established_at, retire_at, cert_serial) VALUES (@deviceId, @keyId, @scheme, @sealedKeys, @establishedAt, @retireAt, @certificateSerial)',
       ),
       deleteSession: db.prepare('DELETE FROM sessions WHERE device_id = ? AND key_id = ?'),
       allSessions: db.prepare('SELECT * FROM sessions'),
@@ -128,6 +133,7 @@ export class ReadingsStore {
       sealedKeys: row.sealed_keys,
       establishedAt: row.established_at,
       retireAt: row.retire_at ?? undefined,
+      certificateSerial: row.cert_serial ?? undefined,
     }));
   }
 
@@ -221,8 +227,9 @@ interface SessionRow {
   sealed_keys: Buffer;
   established_at: number;
   retire_at: number | null;
+  cert_serial: string | null;
 }
 
 function toRow(session: PersistedSession) {
-  return { ...session, retireAt: session.retireAt ?? null };
+  return { ...session, retireAt: session.retireAt ?? null, certificateSerial: session.certificateSerial ?? null };
 }

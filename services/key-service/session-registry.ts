@@ -14,6 +14,8 @@ export interface LiveSession {
   /** Set once a newer session replaced this one: accepted until then. */
   retireAt: number | undefined;
   window: ReplayWindow;
+  /** Serial of the certificate that signed the exchange (undefined for sessions stored before it was kept). */
+  certificateSerial: string | undefined;
 }
 
 export interface SessionPolicy {
@@ -90,6 +92,7 @@ export class SessionRegistry {
       establishedAt: now,
       retireAt: undefined,
       window: new ReplayWindow(this.policy.replayWindow),
+      certificateSerial: accepted.certificate.serialNumber,
     };
     const retired = sessions.filter((s) => s.retireAt === undefined);
     const dropped = sessions.filter((s) => s.retireAt !== undefined);
@@ -112,7 +115,21 @@ export class SessionRegistry {
       sealedKeys: this.vault.seal(session.keys, session.deviceId, session.keyId),
       establishedAt: session.establishedAt,
       retireAt: session.retireAt,
+      certificateSerial: session.certificateSerial,
     };
+  }
+
+  /**
+   * Ends every session set up with a now-revoked certificate, including those in their grace period:
+   * the device must exchange a key again, which the trust store then refuses. Answers the devices hit.
+   */
+  endSessionsOf(revokedSerials: ReadonlySet<string>): string[] {
+    const ended: LiveSession[] = [];
+    for (const sessions of this.byDevice.values()) {
+      for (const s of sessions) if (s.certificateSerial !== undefined && revokedSerials.has(s.certificateSerial)) ended.push(s);
+    }
+    for (const session of ended) this.forget(session);
+    return [...new Set(ended.map((s) => s.deviceId))];
   }
 
   /** Devices with a current (not retiring) session. */

@@ -1,4 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -14,6 +16,7 @@ import { ReadingsStore } from '../../services/key-service/readings-store.js';
 import { SessionRegistry } from '../../services/key-service/session-registry.js';
 import { SessionVault } from '../../services/key-service/session-vault.js';
 import { CertificateAuthority } from '../../local/throwaway-pki.js';
+import { normalizeSerial } from '../../revocation/serial-number.js';
 import { deviceIdentity, identityFrom, protocolFixture, type ProtocolFixture } from '../support/fixtures.js';
 
 const WINDOW = 32;
@@ -147,7 +150,13 @@ describe('message handler', () => {
     const rogueDevice = identityFrom('sensor-001', await rogue.issue({ commonName: 'sensor-001', usage: 'client' }));
     const wrongKey = await deviceIdentity(f.ca, 'sensor-001');
 
+    const revokedDevice = await deviceIdentity(f.ca, 'sensor-003');
+    f.trust.setRevokedSerials(new Set([normalizeSerial(new X509Certificate(revokedDevice.certificateDer).serialNumber)]));
+    const revokedOutcome = kex(request(revokedDevice), 'sensor-003'); // revoked-certificate
+    f.trust.setRevokedSerials(new Set());
+
     const outcomes = [
+      revokedOutcome,
       s.handle('devices/sensor-001', good), // bad-topic
       telemetry(Buffer.from([1, 2, 3])), // malformed
       telemetry(versionTwo), // unsupported-version
@@ -167,5 +176,42 @@ describe('message handler', () => {
     const text = s.metrics.render();
     for (const code of REFUSAL_CODES) expect(sampleValue(text, `smqtt_rejections_total{code="${code}"}`)).toBeGreaterThanOrEqual(1);
     expect(s.store.readings({ limit: 10 })).toHaveLength(0);
+  });
+});
+
+describe('revocation in the handler', () => {
+  it('ends sessions set up with a revoked certificate (also after a restart) and refuses its new exchanges', async () => {
+    const other = await deviceIdentity(f.ca, 'sensor-002');
+    let s = service();
+    const keys = exchange(s);
+    exchange(s, other);
+    s = s.reopen(); // the certificate serial is stored with the session
+    const serial = new X509Certificate(device.certificateDer).serialNumber;
+    const revoked = new Set([normalizeSerial(serial)]);
+    try {
+      f.trust.setRevokedSerials(revoked);
+      expect(s.registry.endSessionsOf(revoked)).toEqual(['sensor-001']);
+      const late = s.handle('devices/sensor-001/telemetry', envelope(keys, 1, 0));
+      expect(late.kind === 'rejected' && late.code).toBe('unknown-session');
+      const again = createKexRequest({ identity: device, service: f.ecService, scheme: 'ecdhP256', keyId: 2, now: Date.now() });
+      const refused = s.handle('devices/sensor-001/kex', again.message);
+      expect(refused.kind === 'rejected' && refused.code).toBe('revoked-certificate');
+      expect(sampleValue(s.metrics.render(), 'smqtt_rejections_total{code="revoked-certificate"}')).toBe(1);
+      // The other device is untouched.
+      expect(s.registry.activeDevices).toBe(1);
+    } finally {
+      f.trust.setRevokedSerials(new Set());
+    }
+  });
+
+  it('opens a database made before sessions kept their certificate serial', () => {
+        const dbPath = join(mkdtempSync(join(tmpdir(), 'smqtt-old-db-')), 'service.db');
+    const old = new Database(dbPath);
+    old.exec(`CREATE TABLE sessions (device_id TEXT NOT NULL, key_id INTEGER NOT NULL, scheme TEXT NOT NULL, sealed_keys BLOB NOT NULL,
+      established_at INTEGER NOT NULL, retire_at INTEGER, PRIMARY KEY (device_id, key_id)) WITHOUT ROWID`);
+    old.close();
+    const s = service(dbPath);
+    exchange(s);
+    expect(s.reopen().registry.activeDevices).toBe(1);
   });
 });
