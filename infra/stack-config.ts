@@ -16,6 +16,12 @@ export interface StackConfig {
     caValidityDays: number;
     leafValidityDays: number;
     earlyRenewalHours: number;
+    /** The CRL is reissued at each period boundary and valid for two periods (revocation/revocation-window.ts). */
+    crlPeriodDays: number;
+    /** Fleet devices whose current certificate is revoked; they are not deployed. */
+    revokedDevices: string[];
+    /** Further revoked serials (hex), e.g. of certificates already replaced, which the program no longer holds. */
+    revokedSerials: string[];
   };
   broker: {
     image: string;
@@ -47,6 +53,11 @@ export interface StackConfig {
     /** Docker daemon address; undefined uses the local default (DOCKER_HOST or the socket). */
     host: string | undefined;
   };
+}
+
+/** The fleet's device ids: sensor-0001 … in fleet order; certificate CN and topic level. */
+export function fleetDeviceIds(size: number): string[] {
+  return Array.from({ length: size }, (_, i) => `sensor-${String(i + 1).padStart(4, '0')}`);
 }
 
 export class StackConfigError extends Error {
@@ -118,6 +129,15 @@ export function readStackConfig(lookup: ConfigLookup): StackConfig {
     return raw as string[];
   };
 
+  const stringList = (s: string, o: Record<string, unknown>, key: string, pattern: RegExp, what: string): string[] => {
+    const raw = o[key] ?? [];
+    if (!Array.isArray(raw) || !raw.every((v) => typeof v === 'string' && pattern.test(v))) {
+      problems.push(`${PROJECT}:${s}.${key} must be a list of ${what}, got ${JSON.stringify(raw)}`);
+      return [];
+    }
+    return raw as string[];
+  };
+
   const pki = section('pki');
   const broker = section('broker');
   const keyService = section('keyService');
@@ -131,6 +151,9 @@ export function readStackConfig(lookup: ConfigLookup): StackConfig {
       caValidityDays: integer('pki', pki, 'caValidityDays', 3650, 30, 36_500),
       leafValidityDays: integer('pki', pki, 'leafValidityDays', 30, 1, 397),
       earlyRenewalHours: integer('pki', pki, 'earlyRenewalHours', 168, 1, 8_760),
+      crlPeriodDays: integer('pki', pki, 'crlPeriodDays', 7, 1, 90),
+      revokedDevices: stringList('pki', pki, 'revokedDevices', /^[a-z0-9-]+$/, 'device ids such as sensor-0002'),
+      revokedSerials: stringList('pki', pki, 'revokedSerials', /^(0x)?[0-9A-Fa-f:]{1,59}$/, 'hex certificate serial numbers'),
     },
     broker: {
       image: image('broker', broker, 'image', 'eclipse-mosquitto:2.0.20'),
@@ -164,6 +187,9 @@ export function readStackConfig(lookup: ConfigLookup): StackConfig {
     },
   };
   if (config.fleet.rsaDevices > config.fleet.size) problems.push(`${PROJECT}:fleet.rsaDevices must not exceed fleet.size`);
+  const fleetIds = new Set(fleetDeviceIds(config.fleet.size));
+  const unknown = config.pki.revokedDevices.filter((id) => !fleetIds.has(id));
+  if (unknown.length > 0) problems.push(`${PROJECT}:pki.revokedDevices names devices outside the fleet (size ${config.fleet.size}): ${unknown.join(', ')}`);
   if (problems.length > 0) throw new StackConfigError(problems);
   return config;
 }

@@ -6,7 +6,7 @@ import { Broker } from './components/broker.js';
 import { Fleet } from './components/fleet.js';
 import { API_PORT, KeyService } from './components/key-service.js';
 import { Pki } from './components/pki.js';
-import type { StackConfig } from './stack-config.js';
+import { fleetDeviceIds, type StackConfig } from './stack-config.js';
 
 export const SERVICE_IDENTITY = 'key-service.svc';
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,7 +30,8 @@ export interface StackOutputs {
 export function declareStack(stackName: string, config: StackConfig): StackOutputs {
   const prefix = `smqtt-${stackName}`;
   const brokerHost = `${prefix}-broker`;
-  const deviceIds = Array.from({ length: config.fleet.size }, (_, i) => `sensor-${String(i + 1).padStart(4, '0')}`);
+  const deviceIds = fleetDeviceIds(config.fleet.size);
+  const revoked = new Set(config.pki.revokedDevices);
 
   const dockerProvider = config.docker.host ? new docker.Provider('docker', { host: config.docker.host }) : undefined;
   const dockerOpts: pulumi.ComponentResourceOptions = dockerProvider ? { providers: { docker: dockerProvider } } : {};
@@ -45,6 +46,9 @@ export function declareStack(stackName: string, config: StackConfig): StackOutpu
     serviceIdentity: SERVICE_IDENTITY,
     deviceIds,
     rsaDeviceCount: config.fleet.rsaDevices,
+    crlPeriodDays: config.pki.crlPeriodDays,
+    revokedDevices: config.pki.revokedDevices,
+    revokedSerials: config.pki.revokedSerials,
   });
 
   // A user-defined bridge only the stack's containers join. Not `internal`: dev publishes ports on 127.0.0.1.
@@ -63,6 +67,7 @@ export function declareStack(stackName: string, config: StackConfig): StackOutpu
       publishHost: config.broker.publishHost,
       caCertPem: pki.caCertPem,
       certificate: pki.broker,
+      crlPem: pki.crlPem,
       serviceIdentity: SERVICE_IDENTITY,
       telemetryReaders: config.broker.telemetryReaders,
     },
@@ -81,6 +86,7 @@ export function declareStack(stackName: string, config: StackConfig): StackOutpu
       serviceIdentity: SERVICE_IDENTITY,
       caCertPem: pki.caCertPem,
       configLoaderImage: broker.imageId,
+      crlPem: pki.crlPem,
       client: pki.service,
       kexEc: pki.serviceKexEc,
       kexRsa: pki.serviceKexRsa,
@@ -104,7 +110,8 @@ export function declareStack(stackName: string, config: StackConfig): StackOutpu
       serviceIdentity: SERVICE_IDENTITY,
       caCertPem: pki.caCertPem,
       configLoaderImage: broker.imageId,
-      devices: pki.devices,
+      // Revoked devices are not deployed: their certificates would be refused anyway.
+      devices: Object.fromEntries(Object.entries(pki.devices).filter(([id]) => !revoked.has(id))),
       devicesPerContainer: config.fleet.devicesPerContainer,
       intervalMs: config.fleet.intervalMs,
       batchSize: config.fleet.batchSize,

@@ -5,6 +5,7 @@ import { containerSecrets } from './container-secrets.js';
 import { mosquittoAcl } from './mosquitto-acl.js';
 import { mosquittoClientAuthentication } from './mosquitto-client-authentication.js';
 import { mosquittoConfigReviewable } from './mosquitto-config-reviewable.js';
+import { mosquittoRevocationList } from './mosquitto-revocation-list.js';
 import { mosquittoTlsListeners } from './mosquitto-tls-listeners.js';
 import { tlsCertificateRoles } from './tls-certificate-roles.js';
 import { tlsKeyStrength } from './tls-key-strength.js';
@@ -15,6 +16,7 @@ export const POLICIES: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   mosquittoTlsListeners,
   mosquittoClientAuthentication,
   mosquittoAcl,
+  mosquittoRevocationList,
   tlsKeyStrength,
   tlsCertificateRoles,
   containerSecrets,

@@ -21,6 +21,8 @@ export interface BrokerArgs {
   publishHost: string;
   caCertPem: pulumi.Input<string>;
   certificate: IssuedCertificate;
+  /** The CA's CRL: Mosquitto refuses the TLS handshake of a revoked certificate. */
+  crlPem: pulumi.Input<string>;
   serviceIdentity: string;
   telemetryReaders?: string[];
 }
@@ -46,6 +48,7 @@ export class Broker extends pulumi.ComponentResource {
       caFile: '/mosquitto/config/certs/ca.crt',
       certFile: '/mosquitto/config/certs/broker.crt',
       keyFile: '/mosquitto/config/certs/broker.key',
+      crlFile: '/mosquitto/config/certs/crl.pem',
       aclFile: '/mosquitto/config/acl',
       persistenceLocation: '/mosquitto/data',
       limits: args.limits,
@@ -67,6 +70,7 @@ export class Broker extends pulumi.ComponentResource {
           { file: '/mosquitto/config/certs/ca.crt', content: args.caCertPem, owner: MOSQUITTO_UID },
           { file: '/mosquitto/config/certs/broker.crt', content: args.certificate.certPem, owner: MOSQUITTO_UID },
           { file: '/mosquitto/config/certs/broker.key', content: args.certificate.keyPem, owner: MOSQUITTO_UID, secret: true },
+          { file: '/mosquitto/config/certs/crl.pem', content: args.crlPem, owner: MOSQUITTO_UID },
         ],
       },
       { parent: this },

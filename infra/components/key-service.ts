@@ -15,6 +15,8 @@ export interface KeyServiceArgs extends BrokerClientArgs {
   client: IssuedCertificate;
   kexEc: IssuedCertificate;
   kexRsa: IssuedCertificate;
+  /** The CA's CRL: the service refuses key exchanges signed with a revoked certificate. */
+  crlPem: pulumi.Input<string>;
   apiPublishPort: number | undefined;
   publishHost: string;
   replayWindow: number;
@@ -50,6 +52,7 @@ export class KeyService extends pulumi.ComponentResource {
           { file: file('kex-ec.key'), content: args.kexEc.keyPem, owner: NODE_UID, secret: true },
           { file: file('kex-rsa.crt'), content: args.kexRsa.certPem, owner: NODE_UID },
           { file: file('kex-rsa.key'), content: args.kexRsa.keyPem, owner: NODE_UID, secret: true },
+          { file: file('crl.pem'), content: args.crlPem, owner: NODE_UID },
         ],
       },
       { parent: this },
@@ -76,6 +79,7 @@ export class KeyService extends pulumi.ComponentResource {
           `KEY_SERVICE_KEX_EC_KEY_FILE=${file('kex-ec.key')}`,
           `KEY_SERVICE_KEX_RSA_CERT_FILE=${file('kex-rsa.crt')}`,
           `KEY_SERVICE_KEX_RSA_KEY_FILE=${file('kex-rsa.key')}`,
+          `KEY_SERVICE_CRL_FILE=${file('crl.pem')}`,
           'KEY_SERVICE_DB_PATH=/var/lib/key-service/readings.db',
           'KEY_SERVICE_HTTP_HOST=0.0.0.0',
           `KEY_SERVICE_HTTP_PORT=${API_PORT}`,

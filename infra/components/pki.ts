@@ -1,6 +1,8 @@
+import { X509Certificate } from 'node:crypto';
 import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
 import { isValidDeviceId } from '../../protocol/topics.js';
+import { issueRevocationList, revocationWindow } from '../../revocation/index.js';
 import type { KeyAlgorithm } from '../stack-config.js';
 
 /** A key pair and its CA-issued certificate; the key is a Pulumi secret. */
@@ -22,6 +24,13 @@ export interface PkiArgs {
   deviceIds: string[];
   /** The first this many devices get RSA-3072 keys (RSA-OAEP devices); growing the fleet never changes them. */
   rsaDeviceCount: number;
+  crlPeriodDays: number;
+  /** Devices whose current certificates the CRL revokes. */
+  revokedDevices: string[];
+  /** Serials revoked besides those (certificates the program no longer holds). */
+  revokedSerials: string[];
+  /** The program's clock; a parameter so tests can pin it. */
+  now?: Date;
 }
 
 function keyArgs(algorithm: KeyAlgorithm): tls.PrivateKeyArgs {
@@ -43,6 +52,11 @@ export class Pki extends pulumi.ComponentResource {
   readonly serviceKexEc: IssuedCertificate;
   readonly serviceKexRsa: IssuedCertificate;
   readonly devices: Record<string, IssuedCertificate>;
+  /**
+   * The CA's CRL (PEM, not secret): the revoked devices' current serials and `revokedSerials`. The
+   * same within a CRL period (deterministic signature), so re-running the program changes nothing.
+   */
+  readonly crlPem: pulumi.Output<string>;
 
   private readonly caKey: tls.PrivateKey;
   private readonly caCert: tls.SelfSignedCert;
@@ -80,7 +94,31 @@ export class Pki extends pulumi.ComponentResource {
         this.issue(`${name}-device-${id}`, id, CLIENT_USES, i < args.rsaDeviceCount ? 'rsa-3072' : args.keyAlgorithm),
       ]),
     );
-    this.registerOutputs({ caCertPem: this.caCertPem });
+    this.crlPem = this.revocationList();
+    this.registerOutputs({ caCertPem: this.caCertPem, crlPem: this.crlPem });
+  }
+
+  private revocationList(): pulumi.Output<string> {
+    const { revokedDevices, revokedSerials, crlPeriodDays } = this.args;
+    const window = revocationWindow(this.args.now ?? new Date(), crlPeriodDays);
+    const revokedCerts = revokedDevices.map((id) => {
+      const device = this.devices[id];
+      if (!device) throw new Error(`cannot revoke ${id}: not a device of this stack`);
+      return device.certPem;
+    });
+    const crl = pulumi.all([this.caCert.certPem, this.caKey.privateKeyPem, ...revokedCerts]).apply(([caPem, caKeyPem, ...devicePems]) =>
+      issueRevocationList({
+        issuerCertPem: caPem!,
+        issuerKeyPem: caKeyPem!,
+        revoked: [
+          ...devicePems.map((pem) => ({ serialNumber: new X509Certificate(pem!).serialNumber, reason: 'keyCompromise' as const })),
+          ...revokedSerials.map((serialNumber) => ({ serialNumber, reason: 'unspecified' as const })),
+        ].map((entry) => ({ ...entry, revokedAt: window.thisUpdate })),
+        ...window,
+      }),
+    );
+    // Derived from the CA key, so Pulumi marks it secret; a CRL is public by design.
+    return pulumi.unsecret(crl);
   }
 
   private issue(

@@ -2,11 +2,12 @@ import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { declareUnderMocks, stackConfigFile, type DeclaredStack } from '../../infra/mocks/declare-under-mocks.js';
 import { readStackConfig, StackConfigError } from '../../infra/stack-config.js';
+import { normalizeSerial, readRevocationList } from '../../revocation/index.js';
 
 /** Resources by name with their inputs; key and certificate material, and digests of it, blanked (fresh each run). */
 function shape(stack: DeclaredStack): Map<string, string> {
   const blank = (text: string) =>
-    text.replace(/-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----\n?/g, '<$1>').replace(/config-sha256","value":"[0-9a-f]{64}"/g, 'config-sha256","value":"<digest>"');
+    text.replace(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----\n?/g, '<$1>').replace(/config-sha256","value":"[0-9a-f]{64}"/g, 'config-sha256","value":"<digest>"');
   return new Map(stack.mocks.resources.map((r) => [`${r.type}::${r.name}`, blank(JSON.stringify(r.inputs))]));
 }
 
@@ -37,11 +38,35 @@ describe('stack variants under mocks', () => {
     expect(staging.outputs.brokerEndpoint).toBe('mqtts://telemetry-staging.internal:8883');
   }, 120_000);
 
+  it('revokes through config: the CRL in the broker and service volumes lists the device, which is not deployed', async () => {
+    const dev = stackConfigFile('dev');
+    const stack = await declareUnderMocks('dev', { pki: { ...(dev.pki as object), revokedDevices: ['sensor-0002'], revokedSerials: ['0x0A:1B'] } });
+    const uploads = (loader: string) =>
+      stack.mocks.ofType('docker:index/container:Container').find((c) => c.name === loader)!.inputs.uploads as { file: string; content: string }[];
+    const brokerFiles = uploads('broker-config-loader');
+    const crlPem = brokerFiles.find((u) => u.file === '/mosquitto/config/certs/crl.pem')!.content;
+    expect(brokerFiles.find((u) => u.file === '/mosquitto/config/mosquitto.conf')!.content).toContain('crlfile /mosquitto/config/certs/crl.pem');
+    expect(uploads('key-service-config-loader').find((u) => u.file.endsWith('/crl.pem'))!.content).toBe(crlPem);
+
+    const caPem = String(stack.mocks.ofType('tls:index/selfSignedCert:SelfSignedCert')[0]!.state.certPem);
+    const list = await readRevocationList(crlPem, caPem, new Date());
+    const revokedCert = String(stack.mocks.ofType('tls:index/locallySignedCert:LocallySignedCert').find((r) => r.name === 'pki-device-sensor-0002')!.state.certPem);
+    expect([...list.revokedSerials].sort()).toEqual([normalizeSerial(new X509Certificate(revokedCert).serialNumber), '0A1B'].sort());
+    // Valid for at least one more CRL period (7 days in dev).
+    expect(list.nextUpdate!.getTime() - Date.now()).toBeGreaterThan(7 * 86_400_000 - 60_000);
+
+    const fleetFiles = uploads('fleet-0-config-loader').map((u) => u.file);
+    expect(fleetFiles.some((f) => f.includes('sensor-0002'))).toBe(false);
+    expect(fleetFiles.some((f) => f.includes('sensor-0001'))).toBe(true);
+    const env = stack.mocks.ofType('docker:index/container:Container').find((c) => c.name === 'key-service-container')!.inputs.envs as string[];
+    expect(env).toContain('KEY_SERVICE_CRL_FILE=/etc/key-service/tls/crl.pem');
+  }, 90_000);
+
   it('refuses bad configuration with one message naming each key and what it accepts', () => {
     const attempt = () =>
       readStackConfig((section) =>
         ({
-          pki: { keyAlgorithm: 'dsa-1024', leafValidityDays: 900 },
+          pki: { keyAlgorithm: 'dsa-1024', leafValidityDays: 900, revokedDevices: ['sensor-0099'], revokedSerials: ['not-hex'], crlPeriodDays: 0 },
           broker: { image: 'eclipse-mosquitto:latest', tlsMinimumVersion: 'tlsv1.1' },
           fleet: { size: 0 },
           docker: { host: 'docker.example.com' },
@@ -63,6 +88,9 @@ describe('stack variants under mocks', () => {
       'secure-mqtt-stack:broker.tlsMinimumVersion must be one of tlsv1.2, tlsv1.3, got "tlsv1.1"',
       'secure-mqtt-stack:fleet.size must be an integer in 1..100000, got 0',
       'secure-mqtt-stack:docker.host must be a docker host URL',
+      'secure-mqtt-stack:pki.crlPeriodDays must be an integer in 1..90, got 0',
+      'secure-mqtt-stack:pki.revokedSerials must be a list of hex certificate serial numbers',
+      'secure-mqtt-stack:pki.revokedDevices names devices outside the fleet (size 3): sensor-0099',
     ]) {
       expect(message).toContain(expected);
     }

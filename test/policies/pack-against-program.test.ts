@@ -44,6 +44,8 @@ describe('the pack against the program', () => {
     ['an extra plain listener 1883', 'mosquitto-tls-listeners', () => mutate(isBroker, conf((t) => `${t}\nlistener 1883\n`))],
     ['require_certificate false', 'mosquitto-client-authentication', () => mutate(isBroker, conf((t) => t.replace('require_certificate true', 'require_certificate false')))],
     ['a device write rule on #', 'mosquitto-acl', () => mutate(isBroker, editUpload('/mosquitto/config/acl', (t) => `pattern write #\n${t}`))],
+    ['no crlfile', 'mosquitto-revocation-list', () => mutate(isBroker, conf((t) => t.replace(/^crlfile .*\n/m, '')))],
+    ['a CRL that does not verify', 'mosquitto-revocation-list', () => mutate(isBroker, editUpload('/mosquitto/config/certs/crl.pem', (t) => t.replace(/[A-Za-z0-9]{8}(?=\n-----END)/, 'AAAAAAAA')))],
     ['a 1024-bit RSA device key', 'tls-key-strength', () => mutate((r) => r.name === 'pki-device-sensor-0002' && r.type.endsWith('PrivateKey'), (i) => Object.assign(i, { algorithm: 'RSA', rsaBits: 1024, ecdsaCurve: undefined }))],
     ['a device certificate valid for 800 days', 'tls-certificate-roles', () => mutate((r) => r.name === 'pki-device-sensor-0002' && r.type.endsWith('LocallySignedCert'), (i) => Object.assign(i, { validityPeriodHours: 800 * 24 }))],
     ['a privileged fleet container', 'container-least-privilege', () => mutate((r) => r.name === 'fleet-0', (i) => Object.assign(i, { privileged: true }))],
