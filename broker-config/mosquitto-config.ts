@@ -126,7 +126,14 @@ export interface AclInput {
   serviceIdentity: string;
   /** Identities allowed to read (ciphertext) telemetry, e.g. an auditor or archiver; never to write. */
   telemetryReaders?: string[];
+  /**
+   * Devices cut off by configuration (e.g. one flooding the service): every publish and subscription
+   * refused by the broker, also on connections already open once Mosquitto re-reads the ACL (SIGHUP).
+   */
+  blockedDevices?: string[];
 }
+
+const DEVICE_ID = /^[a-z0-9-]{1,64}$/;
 
 /** Service-side identities carry a '.', which device ids cannot: a device can never take their names. */
 const SERVICE_IDENTITY = /^[a-z0-9-]+(\.[a-z0-9-]+)+$/;
@@ -156,6 +163,11 @@ export function renderAclFile(input: AclInput): string {
   ];
   for (const reader of input.telemetryReaders ?? []) {
     lines.push('', '# Read-only telemetry observer: sees ciphertext only.', `user ${reader}`, 'topic read devices/+/telemetry');
+  }
+  for (const device of input.blockedDevices ?? []) {
+    if (!DEVICE_ID.test(device)) throw new BrokerConfigError(`blocked device "${device}" must be a device id ([a-z0-9-])`);
+    // A user's own deny rule is checked before the patterns above, so it overrides them.
+    lines.push('', '# Cut off by configuration.', `user ${device}`, 'topic deny #');
   }
   lines.push('');
   return lines.join('\n');

@@ -24,6 +24,10 @@ export class ManagedProcess {
     return new ManagedProcess(child, logPath);
   }
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   get exited(): boolean {
     return this.child.exitCode !== null || this.child.signalCode !== null;
   }

@@ -50,8 +50,9 @@ export class LocalBroker {
     readonly port: number,
     readonly logPath: string,
     private readonly launch: () => ChildProcess,
+    /** Writes a file beside the configuration, owned by the mosquitto user when run as root. */
     private readonly writeFile: (name: string, content: string, mode: number) => string,
-    private readonly crlFile: string | undefined,
+    private readonly paths: { acl: string; crl: string | undefined },
   ) {}
 
   static async start(options: LocalBrokerOptions): Promise<LocalBroker> {
@@ -103,7 +104,7 @@ export class LocalBroker {
       child.stderr?.pipe(log, { end: false });
       return child;
     };
-    const broker = new LocalBroker(launch(), options.port, logPath, launch, file, crlFile);
+    const broker = new LocalBroker(launch(), options.port, logPath, launch, file, { acl: aclFile, crl: crlFile });
     await broker.waitForListener();
     return broker;
   }
@@ -134,10 +135,16 @@ export class LocalBroker {
     this.child.kill('SIGHUP');
   }
 
+  /** Re-renders the ACL (e.g. with devices cut off) and has Mosquitto re-read it: open connections included. */
+  replaceAcl(acl: AclInput): void {
+    renameSync(this.writeFile('acl.next', renderAclFile(acl), 0o644), this.paths.acl);
+    this.reload();
+  }
+
   /** Puts a new CRL in place (whole, never half-written) and has Mosquitto re-read it. */
   replaceCrl(crlPem: string): void {
-    if (!this.crlFile) throw new Error('this broker was started without a CRL (crlPem)');
-    renameSync(this.writeFile('crl.pem.next', crlPem, 0o644), this.crlFile);
+    if (!this.paths.crl) throw new Error('this broker was started without a CRL (crlPem)');
+    renameSync(this.writeFile('crl.pem.next', crlPem, 0o644), this.paths.crl);
     this.reload();
   }
 

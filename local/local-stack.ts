@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BrokerLimits } from '../broker-config/mosquitto-config.js';
+import type { AclInput, BrokerLimits } from '../broker-config/mosquitto-config.js';
 import { ManagedProcess } from './child-process.js';
 import { LocalBroker } from './local-broker.js';
 import { createLocalPki, SERVICE_IDENTITY, type LocalPki } from './local-pki.js';
@@ -46,6 +46,8 @@ export class LocalStack {
     public service: ManagedProcess,
     readonly fleet: ManagedProcess | undefined,
     private readonly revoked: RevokedCertificate[],
+    private readonly acl: AclInput,
+    private readonly blocked: string[] = [],
   ) {}
 
   /** PKI, then Mosquitto, then the key service (ready), then the fleet. */
@@ -64,13 +66,14 @@ export class LocalStack {
     const crlPath = join(dir, 'pki', 'crl.pem');
     const crlPem = await issueLocalCrl(pki, revoked);
     writeFileSync(crlPath, crlPem, { mode: 0o644 });
+    const acl: AclInput = { serviceIdentity: SERVICE_IDENTITY, telemetryReaders: options.telemetryReaders ?? [] };
     const brokerPort = await freePort();
     const broker = await LocalBroker.start({
       dir: join(dir, 'broker'),
       port: brokerPort,
       caCertPem: pki.ca.certPem,
       server: pki.broker,
-      acl: { serviceIdentity: SERVICE_IDENTITY, telemetryReaders: options.telemetryReaders ?? [] },
+      acl,
       crlPem,
       ...(options.brokerLimits ? { limits: options.brokerLimits } : {}),
     });
@@ -122,7 +125,7 @@ export class LocalStack {
           join(dir, 'logs', 'device-sim.log'),
         );
       }
-      return new LocalStack(endpoints, pki, broker, dir, serviceEnv, service, fleet, revoked);
+      return new LocalStack(endpoints, pki, broker, dir, serviceEnv, service, fleet, revoked, acl);
     } catch (error) {
       await service?.stop();
       await broker.stop();
@@ -134,9 +137,11 @@ export class LocalStack {
     return `mqtts://${this.endpoints.broker.host}:${this.endpoints.broker.port}`;
   }
 
-  /** Stops the service (SIGTERM, or SIGKILL to simulate a crash) and starts it again on the same data. */
-  async restartService(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  /** Stops the service (SIGTERM, or SIGKILL to simulate a crash) and starts it again on the same data, after `downtimeMs`. */
+  async restartService(signal: NodeJS.Signals = 'SIGTERM', downtimeMs = 0): Promise<void> {
     await this.service.stop(signal);
+    // While it is down the broker queues for its persistent session; devices keep publishing.
+    if (downtimeMs > 0) await new Promise((resolve) => setTimeout(resolve, downtimeMs));
     this.service = await startService(this.serviceEnv, this.dir, this.endpoints.api.url);
   }
 
@@ -159,6 +164,12 @@ export class LocalStack {
     this.broker.replaceCrl(crlPem);
     this.service.signal('SIGHUP');
     return serials;
+  }
+
+  /** Cuts devices off at the broker by configuration: the ACL denies them everything, from now on. */
+  block(deviceIds: string[]): void {
+    this.blocked.push(...deviceIds);
+    this.broker.replaceAcl({ ...this.acl, blockedDevices: this.blocked });
   }
 
   /** A new key and certificate for the device, written over its files, as a renewal would. */

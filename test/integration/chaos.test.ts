@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { QUICK_TIMING, runScenario, type ScenarioRow } from '../../chaos/scenario-runner.js';
+import { SCENARIOS } from '../../chaos/scenarios.js';
+
+/**
+ * `npm run chaos`, shortened (QUICK_TIMING): each scenario on a fresh local stack, and for every one
+ * of them every reading taken is stored exactly once. The full run prints the same rows as a table.
+ */
+const byName = (name: string) => SCENARIOS.find((s) => s.name === name)!;
+
+function expectNothingLost(row: ScenarioRow): void {
+  expect(row.sent).toBeGreaterThan(100);
+  expect({ lost: row.lost, storedTwice: row.storedTwice, unexpected: row.unexpected, stored: row.stored }).toEqual({
+    lost: 0,
+    storedTwice: 0,
+    unexpected: 0,
+    stored: row.sent,
+  });
+}
+
+describe('chaos scenarios (shortened): nothing lost, nothing stored twice', () => {
+  it('steady baseline: no refusals, no duplicates', async () => {
+    const row = await runScenario(byName('steady'), QUICK_TIMING);
+    expectNothingLost(row);
+    expect(row.rejected).toBe(0);
+  }, 120_000);
+
+  it('broker restart: readings wait on the devices while it is down', async () => {
+    const row = await runScenario(byName('broker restart'), QUICK_TIMING);
+    expectNothingLost(row);
+    expect(row.notes.bufferedWhileDown).toBeGreaterThan(0);
+  }, 120_000);
+
+  for (const name of ['service SIGTERM', 'service SIGKILL']) {
+    it(`${name}: what arrives while the service is down is decrypted after it comes back`, async () => {
+      const row = await runScenario(byName(name), QUICK_TIMING);
+      expectNothingLost(row);
+      expect(row.notes.takenWhileDown).toBeGreaterThan(20);
+    }, 120_000);
+  }
+
+  it('a device cut off: it buffers, reconnects and delivers everything', async () => {
+    const row = await runScenario(byName('device cut off'), QUICK_TIMING);
+    expectNothingLost(row);
+    expect(row.notes.bufferedWhileCut).toBeGreaterThan(10);
+  }, 120_000);
+
+  it('session keys rotating mid-stream', async () => {
+    const row = await runScenario(byName('key rotation'), QUICK_TIMING);
+    expectNothingLost(row);
+    expect(row.notes.keyExchanges).toBeGreaterThan(8);
+  }, 120_000);
+
+  it('a hostile flood from a valid identity: every message refused and counted, others unharmed, then cut off by config', async () => {
+    const row = await runScenario(byName('hostile flood'), QUICK_TIMING);
+    expectNothingLost(row);
+    expect(row.notes.floodAccepted).toBe(QUICK_TIMING.floodMessages);
+    // Each flood message is either a counted refusal or a counted duplicate (a replay inside the window).
+    expect(row.rejected + row.duplicatesRemoved).toBe(row.notes.floodAccepted);
+    expect(row.rejected).toBeGreaterThan(0);
+    expect(row.notes.refusedAfterCutOff).toBe(200);
+    expect(row.notes.acceptedAfterCutOff).toBe(0);
+  }, 120_000);
+});
