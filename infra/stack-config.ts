@@ -33,6 +33,8 @@ export interface StackConfig {
     limits: BrokerLimits;
     /** Service identities (with a '.') the ACL lets read telemetry ciphertext, e.g. an auditor. */
     telemetryReaders: string[];
+    /** Devices cut off at the broker by configuration (the ACL denies them everything), e.g. one flooding the service. */
+    blockedDevices: string[];
   };
   keyService: {
     baseImage: string;
@@ -167,6 +169,7 @@ export function readStackConfig(lookup: ConfigLookup): StackConfig {
         maxInflightMessages: integer('broker.limits', limits, 'maxInflightMessages', 100, 1, 65_535),
       },
       telemetryReaders: identities('broker', broker, 'telemetryReaders'),
+      blockedDevices: stringList('broker', broker, 'blockedDevices', /^[a-z0-9-]+$/, 'device ids such as sensor-0002'),
     },
     keyService: {
       baseImage: image('keyService', keyService, 'baseImage', 'node:20.19-bookworm-slim'),

@@ -70,6 +70,7 @@ export function declareStack(stackName: string, config: StackConfig): StackOutpu
       crlPem: pki.crlPem,
       serviceIdentity: SERVICE_IDENTITY,
       telemetryReaders: config.broker.telemetryReaders,
+      blockedDevices: config.broker.blockedDevices,
     },
     dockerOpts,
   );

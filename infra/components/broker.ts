@@ -25,6 +25,8 @@ export interface BrokerArgs {
   crlPem: pulumi.Input<string>;
   serviceIdentity: string;
   telemetryReaders?: string[];
+  /** Devices the ACL denies everything. */
+  blockedDevices?: string[];
 }
 
 /** Mosquitto in a container: mutual TLS only, ACL per device, persistence on a volume. */
@@ -53,7 +55,7 @@ export class Broker extends pulumi.ComponentResource {
       persistenceLocation: '/mosquitto/data',
       limits: args.limits,
     });
-    this.aclFile = renderAclFile({ serviceIdentity: args.serviceIdentity, telemetryReaders: args.telemetryReaders ?? [] });
+    this.aclFile = renderAclFile({ serviceIdentity: args.serviceIdentity, telemetryReaders: args.telemetryReaders ?? [], blockedDevices: args.blockedDevices ?? [] });
 
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
     this.imageId = image.imageId;

@@ -76,6 +76,13 @@ describe('ACL renderer', () => {
     expect(afterAuditor).not.toMatch(/write/);
   });
 
+  it('cuts blocked devices off with their own deny rule, and takes only device ids', () => {
+    const text = renderAclFile({ serviceIdentity: 'key-service.svc', blockedDevices: ['sensor-0007'] });
+    expect(text.slice(text.indexOf('user sensor-0007'))).toMatch(/^user sensor-0007\ntopic deny #\n/);
+    expect(() => renderAclFile({ serviceIdentity: 'key-service.svc', blockedDevices: ['key-service.svc'] })).toThrow(BrokerConfigError);
+    expect(() => renderAclFile({ serviceIdentity: 'key-service.svc', blockedDevices: ['x\ntopic readwrite #'] })).toThrow(BrokerConfigError);
+  });
+
   it('refuses service identities a device could also hold', () => {
     expect(() => renderAclFile({ serviceIdentity: 'key-service' })).toThrow(BrokerConfigError);
     expect(() => renderAclFile({ serviceIdentity: 'key-service.svc', telemetryReaders: ['x.svc\ntopic readwrite #'] })).toThrow(BrokerConfigError);

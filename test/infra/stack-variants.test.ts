@@ -38,9 +38,12 @@ describe('stack variants under mocks', () => {
     expect(staging.outputs.brokerEndpoint).toBe('mqtts://telemetry-staging.internal:8883');
   }, 120_000);
 
-  it('revokes through config: the CRL in the broker and service volumes lists the device, which is not deployed', async () => {
+  it('revokes and blocks through config: the CRL in the broker and service volumes lists the device (not deployed); the ACL denies a blocked one', async () => {
     const dev = stackConfigFile('dev');
-    const stack = await declareUnderMocks('dev', { pki: { ...(dev.pki as object), revokedDevices: ['sensor-0002'], revokedSerials: ['0x0A:1B'] } });
+    const stack = await declareUnderMocks('dev', {
+      pki: { ...(dev.pki as object), revokedDevices: ['sensor-0002'], revokedSerials: ['0x0A:1B'] },
+      broker: { ...(dev.broker as object), blockedDevices: ['sensor-0003'] },
+    });
     const uploads = (loader: string) =>
       stack.mocks.ofType('docker:index/container:Container').find((c) => c.name === loader)!.inputs.uploads as { file: string; content: string }[];
     const brokerFiles = uploads('broker-config-loader');
@@ -60,6 +63,8 @@ describe('stack variants under mocks', () => {
     expect(fleetFiles.some((f) => f.includes('sensor-0001'))).toBe(true);
     const env = stack.mocks.ofType('docker:index/container:Container').find((c) => c.name === 'key-service-container')!.inputs.envs as string[];
     expect(env).toContain('KEY_SERVICE_CRL_FILE=/etc/key-service/tls/crl.pem');
+    // Cut off by config: the broker's ACL denies the device everything.
+    expect(brokerFiles.find((u) => u.file === '/mosquitto/config/acl')!.content).toContain('user sensor-0003\ntopic deny #');
   }, 90_000);
 
   it('refuses bad configuration with one message naming each key and what it accepts', () => {
