@@ -34,6 +34,8 @@ export interface LocalStackOptions {
   telemetryReaders?: string[];
   brokerLimits?: Partial<BrokerLimits>;
   serviceEnv?: NodeJS.ProcessEnv;
+  /** Devices whose certificates the first CRL already revokes (configuration, as `pki.revokedDevices`). */
+  revokedDevices?: string[];
 }
 
 export class LocalStack {
@@ -62,7 +64,11 @@ export class LocalStack {
       rsaFromIndex: options.devices - (options.rsaDevices ?? 0),
     });
     // The CRL exists from the start (empty): revoking later is a file change and a SIGHUP, not a restart.
-    const revoked: RevokedCertificate[] = [];
+    const revoked: RevokedCertificate[] = (options.revokedDevices ?? []).map((id) => {
+      const device = pki.devices.find((d) => d.id === id);
+      if (!device) throw new Error(`cannot revoke ${id}: the stack has devices ${deviceIds[0]}..${deviceIds[deviceIds.length - 1]}`);
+      return { serialNumber: new X509Certificate(readFileSync(device.certPath)).serialNumber, revokedAt: new Date(), reason: 'keyCompromise' as const };
+    });
     const crlPath = join(dir, 'pki', 'crl.pem');
     const crlPem = await issueLocalCrl(pki, revoked);
     writeFileSync(crlPath, crlPem, { mode: 0o644 });

@@ -9,7 +9,7 @@ import { LocalStack } from './local-stack.js';
  * `npm run local`: a throw-away PKI, Mosquitto with mutual TLS, the key service and a simulated fleet,
  * all on loopback. Prints decrypted readings as the service stores them. Ctrl-C stops everything.
  */
-const USAGE = 'usage: npm run local -- [--devices N] [--rsa-devices K] [--interval ms] [--batch N] [--duration s]';
+const USAGE = 'usage: npm run local -- [--devices N] [--rsa-devices K] [--interval ms] [--batch N] [--duration s] [--revoke sensor-002,...]';
 
 interface StoredReadingJson {
   deviceId: string;
@@ -39,6 +39,7 @@ async function main(): Promise<void> {
       interval: { type: 'string' },
       batch: { type: 'string' },
       duration: { type: 'string' },
+      revoke: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -51,13 +52,15 @@ async function main(): Promise<void> {
 
   const dir = join(REPO_ROOT, '.stack', 'local');
   rmSync(dir, { recursive: true, force: true });
-  const stack = await LocalStack.start({ dir, devices, rsaDevices, intervalMs, batchSize, runFleet: true });
+  const revokedDevices = values.revoke ? values.revoke.split(',').map((id) => id.trim()).filter(Boolean) : [];
+  const stack = await LocalStack.start({ dir, devices, rsaDevices, intervalMs, batchSize, runFleet: true, revokedDevices });
   const { endpoints } = stack;
   process.stdout.write(
     [
       `broker   mqtts://${endpoints.broker.host}:${endpoints.broker.port}  (mutual TLS, TLS 1.2+, ACL per device)`,
       `api      ${endpoints.api.url}  (/api/readings, /api/devices, /metrics)`,
       `devices  ${devices} (${devices - rsaDevices} ECDH P-256, ${rsaDevices} RSA-OAEP), every ${intervalMs} ms, ${batchSize} per envelope`,
+      ...(revokedDevices.length ? [`revoked  ${revokedDevices.join(', ')} (on the CRL: refused by the broker and the service)`] : []),
       `files    ${join(dir, 'endpoints.json')}, logs in ${join(dir, 'logs')}`,
       '',
       'decrypted readings as stored by the key service:',
