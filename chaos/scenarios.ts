@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import mqtt from 'mqtt';
 import { flood } from './flood.js';
 import { sleep, type Scenario } from './scenario-runner.js';
 
@@ -78,9 +79,15 @@ export const SCENARIOS: Scenario[] = [
       const hostile = await flood({ ...options, messages: timing.floodMessages });
       notes.floodAccepted = hostile.accepted;
       notes.floodPerSecond = Math.round(hostile.accepted / ((Date.now() - started) / 1000));
-      // Cut off by configuration: the ACL denies the device; its open connection is refused from now on.
+      // Cut off by configuration: the ACL denies the device, on connections already open too.
+      const open = await mqtt.connectAsync(options.brokerUrl, { clientId: `${flooder.deviceId}-open`, protocolVersion: 5, ca: options.caPem, cert: credential.certPem, key: credential.keyPem, reconnectPeriod: 0 });
+      const topic = `devices/${flooder.deviceId}/telemetry`;
+      const refused = (publish: Promise<unknown>) => publish.then((ack) => ((ack as { reasonCode?: number } | undefined)?.reasonCode ?? 0) >= 0x80, () => true);
+      notes.openConnectionRefusedBeforeCutOff = String(await refused(open.publishAsync(topic, Buffer.from([0]), { qos: 1 })));
       stack.block([flooder.deviceId]);
       await sleep(300);
+      notes.openConnectionRefusedAfterCutOff = String(await refused(open.publishAsync(topic, Buffer.from([0]), { qos: 1 })));
+      open.end(true);
       const afterBlock = await flood({ ...options, messages: 200 });
       notes.refusedAfterCutOff = afterBlock.refusedByBroker;
       notes.acceptedAfterCutOff = afterBlock.accepted;

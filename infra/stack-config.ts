@@ -155,7 +155,7 @@ export function readStackConfig(lookup: ConfigLookup): StackConfig {
       earlyRenewalHours: integer('pki', pki, 'earlyRenewalHours', 168, 1, 8_760),
       crlPeriodDays: integer('pki', pki, 'crlPeriodDays', 7, 1, 90),
       revokedDevices: stringList('pki', pki, 'revokedDevices', /^[a-z0-9-]+$/, 'device ids such as sensor-0002'),
-      revokedSerials: stringList('pki', pki, 'revokedSerials', /^(0x)?[0-9A-Fa-f:]{1,59}$/, 'hex certificate serial numbers'),
+      revokedSerials: stringList('pki', pki, 'revokedSerials', /^(0x)?[0-9A-Fa-f:]{1,64}$/, 'hex certificate serial numbers'),
     },
     broker: {
       image: image('broker', broker, 'image', 'eclipse-mosquitto:2.0.20'),

@@ -163,8 +163,9 @@ export class LocalStack {
       return new X509Certificate(readFileSync(device.certPath)).serialNumber;
     });
     const revokedAt = new Date();
-    this.revoked.push(...serials.map((serialNumber) => ({ serialNumber, revokedAt, reason })));
-    const crlPem = await issueLocalCrl(this.pki, this.revoked);
+    const next = [...this.revoked, ...serials.map((serialNumber) => ({ serialNumber, revokedAt, reason }))];
+    const crlPem = await issueLocalCrl(this.pki, next);
+    this.revoked.splice(0, this.revoked.length, ...next);
     writeFileSync(`${this.endpoints.crlPath}.next`, crlPem, { mode: 0o644 });
     renameSync(`${this.endpoints.crlPath}.next`, this.endpoints.crlPath);
     this.broker.replaceCrl(crlPem);

@@ -42,7 +42,7 @@ export const mosquittoRevocationList: ResourceValidationPolicy = {
       if (!crlPem || !caUpload || !uploadText(caUpload)) continue;
       const atLeastUntil = new Date(Date.now() + minimumRemainingHours * HOUR_MS);
       try {
-        await readRevocationList(crlPem, uploadText(caUpload), atLeastUntil);
+        await readRevocationList(crlPem, uploadText(caUpload), new Date(), atLeastUntil);
       } catch (error) {
         if (!(error instanceof RevocationListError)) throw error;
         const advice =

@@ -61,8 +61,9 @@ function base64UrlToBytes(value: string): Uint8Array {
 }
 
 /**
- * A CRL (X.509 v2, PEM "X509 CRL") signed by the CA, listing the given serials, with the CRL number
- * taken from thisUpdate so that later CRLs always carry larger numbers.
+ * A CRL (X.509 v2, PEM "X509 CRL") signed by the CA, listing the given serials. The CRL number is
+ * thisUpdate in seconds: it grows from period to period, but a CRL changed within one period keeps
+ * the number (Mosquitto, OpenSSL and the service order CRLs by thisUpdate and do not use it).
  */
 export async function issueRevocationList(request: RevocationListRequest): Promise<string> {
   if (request.nextUpdate.getTime() <= request.thisUpdate.getTime()) throw new RangeError('nextUpdate must be after thisUpdate');
@@ -88,9 +89,15 @@ export async function issueRevocationList(request: RevocationListRequest): Promi
   }
   const signingKey = await subtle.importKey('pkcs8', keyObject.export({ type: 'pkcs8', format: 'der' }), importParams, false, ['sign']);
   const issuer = new x509.X509Certificate(request.issuerCertPem);
-  const entries = [...request.revoked]
-    .sort((a, b) => a.serialNumber.localeCompare(b.serialNumber))
-    .map((r) => ({ serialNumber: normalizeSerial(r.serialNumber), revocationDate: r.revokedAt, reason: REASONS[r.reason ?? 'unspecified'] }));
+  // One entry per serial (the same one may be listed twice, e.g. as a device and as a serial): the first wins.
+  const bySerial = new Map<string, RevokedCertificate>();
+  for (const r of request.revoked) {
+    const serial = normalizeSerial(r.serialNumber);
+    if (!bySerial.has(serial)) bySerial.set(serial, r);
+  }
+  const entries = [...bySerial]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([serialNumber, r]) => ({ serialNumber, revocationDate: r.revokedAt, reason: REASONS[r.reason ?? 'unspecified'] }));
   const crlNumber = Math.floor(request.thisUpdate.getTime() / 1000);
   const crl = await x509.X509CrlGenerator.create(
     {

@@ -3,7 +3,7 @@ import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { normalizeSerial } from './serial-number.js';
 
-export type RevocationListErrorCode = 'malformed-crl' | 'wrong-issuer' | 'bad-signature' | 'not-yet-valid' | 'expired';
+export type RevocationListErrorCode = 'malformed-crl' | 'wrong-issuer' | 'bad-signature' | 'not-yet-valid' | 'expired' | 'superseded';
 
 /** Why a CRL cannot be used; the code is stable for logs, metrics and policy messages. */
 export class RevocationListError extends Error {
@@ -24,10 +24,11 @@ export interface RevocationList {
 }
 
 /**
- * A CRL checked against the stack CA: parsed, issued and signed by the CA, and current at `now`.
+ * A CRL checked against the stack CA: parsed, issued and signed by the CA, issued by `now`, and valid
+ * at least until `validUntilAtLeast` (default: now).
  * Mosquitto rejects every client once its CRL expires, so an expired CRL is an error here too.
  */
-export async function readRevocationList(crlPem: string, caCertPem: string, now: Date): Promise<RevocationList> {
+export async function readRevocationList(crlPem: string, caCertPem: string, now: Date, validUntilAtLeast: Date = now): Promise<RevocationList> {
   let crl: x509.X509Crl;
   let ca: x509.X509Certificate;
   try {
@@ -42,8 +43,9 @@ export async function readRevocationList(crlPem: string, caCertPem: string, now:
   const signedByCa = await crl.verify({ publicKey: ca.publicKey }, webcrypto as unknown as NonNullable<Parameters<x509.X509Crl['verify']>[1]>).catch(() => false);
   if (!signedByCa) throw new RevocationListError('bad-signature', 'CRL signature does not verify with the stack CA key');
   if (crl.thisUpdate.getTime() > now.getTime()) throw new RevocationListError('not-yet-valid', `CRL thisUpdate ${crl.thisUpdate.toISOString()} is in the future`);
-  if (!crl.nextUpdate || crl.nextUpdate.getTime() <= now.getTime()) {
-    throw new RevocationListError('expired', `CRL nextUpdate ${crl.nextUpdate?.toISOString() ?? '(none)'} has passed`);
+  if (!crl.nextUpdate || crl.nextUpdate.getTime() <= validUntilAtLeast.getTime()) {
+    const when = validUntilAtLeast.getTime() > now.getTime() ? `is before ${validUntilAtLeast.toISOString()}` : 'has passed';
+    throw new RevocationListError('expired', `CRL nextUpdate ${crl.nextUpdate?.toISOString() ?? '(none)'} ${when}`);
   }
   return {
     thisUpdate: crl.thisUpdate,

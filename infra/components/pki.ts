@@ -88,10 +88,13 @@ export class Pki extends pulumi.ComponentResource {
     this.service = this.issue(`${name}-key-service`, args.serviceIdentity, CLIENT_USES, args.keyAlgorithm);
     this.serviceKexEc = this.issue(`${name}-key-service-kex-ec`, args.serviceIdentity, ['key_agreement'], 'ecdsa-p256');
     this.serviceKexRsa = this.issue(`${name}-key-service-kex-rsa`, args.serviceIdentity, ['key_encipherment'], 'rsa-3072');
+    // A revoked device's certificate is never renewed early: a renewal would give it a new serial that
+    // the CRL lists instead, while the revoked one is still valid. Once expired, it is refused anyway.
+    const revoked = new Set(args.revokedDevices);
     this.devices = Object.fromEntries(
       args.deviceIds.map((id, i) => [
         id,
-        this.issue(`${name}-device-${id}`, id, CLIENT_USES, i < args.rsaDeviceCount ? 'rsa-3072' : args.keyAlgorithm),
+        this.issue(`${name}-device-${id}`, id, CLIENT_USES, i < args.rsaDeviceCount ? 'rsa-3072' : args.keyAlgorithm, {}, revoked.has(id) ? 0 : undefined),
       ]),
     );
     this.crlPem = this.revocationList();
@@ -127,6 +130,7 @@ export class Pki extends pulumi.ComponentResource {
     allowedUses: string[],
     algorithm: KeyAlgorithm,
     names: { dnsNames?: string[]; ipAddresses?: string[] } = {},
+    earlyRenewalHours = Math.min(this.args.earlyRenewalHours, this.args.leafValidityDays * 12),
   ): IssuedCertificate {
     const key = new tls.PrivateKey(name, keyArgs(algorithm), { parent: this });
     const request = new tls.CertRequest(
@@ -142,7 +146,7 @@ export class Pki extends pulumi.ComponentResource {
         caCertPem: this.caCert.certPem,
         allowedUses,
         validityPeriodHours: this.args.leafValidityDays * 24,
-        earlyRenewalHours: Math.min(this.args.earlyRenewalHours, this.args.leafValidityDays * 12),
+        earlyRenewalHours,
       },
       { parent: this },
     );

@@ -86,8 +86,8 @@ export class KeyService {
         caCertPem: caPem,
         onList: (list) => {
           trust.setRevokedSerials(list.revokedSerials);
-          const devices = registry.endSessionsOf(list.revokedSerials);
-          this.metrics.sessionsRevoked += devices.length;
+          const { sessions, devices } = registry.endSessionsOf(list.revokedSerials);
+          this.metrics.sessionsRevoked += sessions;
           this.metrics.activeSessions = registry.activeDevices;
           this.metrics.revokedCertificates = list.revokedSerials.size;
           this.metrics.crlNextUpdate = Math.floor((list.nextUpdate?.getTime() ?? 0) / 1000);

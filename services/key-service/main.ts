@@ -16,7 +16,11 @@ async function main(): Promise<void> {
     throw error;
   }
   const log = createLogger(config.logLevel);
-  const service = await KeyService.start(config, log, (error) => {
+  // Like Mosquitto, SIGHUP re-reads the revocation list. Handled from the start: Node's default for an
+  // unhandled SIGHUP is to exit. Before the service is up there is nothing to reload (it reads the file as it starts).
+  let service: KeyService | undefined;
+  process.on('SIGHUP', () => void service?.reloadRevocations());
+  service = await KeyService.start(config, log, (error) => {
     log.fatal({ err: error instanceof Error ? error.message : String(error) }, 'storage failed; exiting so the broker redelivers');
     process.exit(1);
   });
@@ -25,13 +29,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    await service.stop();
+    await service?.stop();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  // Like Mosquitto: SIGHUP re-reads the revocation list.
-  process.on('SIGHUP', () => void service.reloadRevocations());
 }
 
 main().catch((error: unknown) => {

@@ -73,9 +73,16 @@ export class ReadingsStore {
         device_id TEXT PRIMARY KEY, last_kex_at INTEGER, cert_not_after INTEGER
       ) WITHOUT ROWID;
     `);
-    // Databases made before sessions remembered their certificate gain the column (NULL: unknown).
+    // Databases made before sessions remembered their certificate gain the column. Their sessions are
+    // dropped: a session whose certificate is unknown could not be ended by revocation. Devices
+    // re-key on their next envelope (unknown-session brings a rekey request).
     const sessionColumns = this.db.prepare("SELECT name FROM pragma_table_info('sessions')").all() as { name: string }[];
-    if (!sessionColumns.some((c) => c.name === 'cert_serial')) this.db.exec('ALTER TABLE sessions ADD COLUMN cert_serial TEXT');
+    if (!sessionColumns.some((c) => c.name === 'cert_serial')) {
+      this.db.transaction(() => {
+        this.db.exec('ALTER TABLE sessions ADD COLUMN cert_serial TEXT');
+        this.db.exec('DELETE FROM sessions');
+      })();
+    }
     const db = this.db;
     this.statements = {
       insertOne: db.prepare(insertSql(1)),

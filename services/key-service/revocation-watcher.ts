@@ -59,7 +59,7 @@ export class RevocationWatcher {
   private accept(list: RevocationList): void {
     // An older CRL than the one in force (a stale copy restored) would un-revoke: keep the newer one.
     if (this.current && list.thisUpdate.getTime() < this.current.thisUpdate.getTime()) {
-      this.options.onRejected(new RevocationListError('not-yet-valid', 'CRL is older than the one in force'));
+      this.options.onRejected(new RevocationListError('superseded', 'CRL is older than the one in force'));
       return;
     }
     this.current = list;

@@ -121,15 +121,16 @@ export class SessionRegistry {
 
   /**
    * Ends every session set up with a now-revoked certificate, including those in their grace period:
-   * the device must exchange a key again, which the trust store then refuses. Answers the devices hit.
+   * the device must exchange a key again, which the trust store then refuses. Answers the sessions
+   * ended and the devices they belonged to.
    */
-  endSessionsOf(revokedSerials: ReadonlySet<string>): string[] {
+  endSessionsOf(revokedSerials: ReadonlySet<string>): { sessions: number; devices: string[] } {
     const ended: LiveSession[] = [];
     for (const sessions of this.byDevice.values()) {
       for (const s of sessions) if (s.certificateSerial !== undefined && revokedSerials.has(s.certificateSerial)) ended.push(s);
     }
     for (const session of ended) this.forget(session);
-    return [...new Set(ended.map((s) => s.deviceId))];
+    return { sessions: ended.length, devices: [...new Set(ended.map((s) => s.deviceId))] };
   }
 
   /** Devices with a current (not retiring) session. */

@@ -61,5 +61,8 @@ describe('mosquitto-revocation-list', () => {
     expect(await violations(mosquittoRevocationList, [soon])).toEqual([expect.stringContaining('(expired)')]);
     expect(await violations(mosquittoRevocationList, [soon], { minimumRemainingHours: 6 })).toEqual([]);
     expect(await violations(mosquittoRevocationList, [broker(await crl(other, 7 * DAY))])).toEqual([expect.stringContaining('(wrong-issuer)')]);
+    // Issued in the future (a clock off by hours): OpenSSL would refuse every client until then.
+    const early = await issueRevocationList({ issuerCertPem: ca.credential.certPem, issuerKeyPem: ca.credential.keyPem, revoked: [], thisUpdate: new Date(Date.now() + 6 * 3_600_000), nextUpdate: new Date(Date.now() + 7 * DAY) });
+    expect(await violations(mosquittoRevocationList, [broker(early)])).toEqual([expect.stringContaining('(not-yet-valid)')]);
   });
 });

@@ -29,6 +29,12 @@ const editUpload = (file: string, edit: (text: string) => string) => (inputs: Re
   upload.content = edit(upload.content);
 };
 const conf = (edit: (text: string) => string) => editUpload('/mosquitto/config/mosquitto.conf', edit);
+/** Flips one bit inside the CRL's signature (its last bytes), keeping the PEM well-formed. */
+const flipSignatureBit = (pem: string) => {
+  const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  der[der.length - 3]! ^= 0x01;
+  return `-----BEGIN X509 CRL-----\n${der.toString('base64')}\n-----END X509 CRL-----\n`;
+};
 
 describe('the pack against the program', () => {
   it('finds no mandatory violation in the dev stack as declared, and reports it as a table', async () => {
@@ -45,7 +51,7 @@ describe('the pack against the program', () => {
     ['require_certificate false', 'mosquitto-client-authentication', () => mutate(isBroker, conf((t) => t.replace('require_certificate true', 'require_certificate false')))],
     ['a device write rule on #', 'mosquitto-acl', () => mutate(isBroker, editUpload('/mosquitto/config/acl', (t) => `pattern write #\n${t}`))],
     ['no crlfile', 'mosquitto-revocation-list', () => mutate(isBroker, conf((t) => t.replace(/^crlfile .*\n/m, '')))],
-    ['a CRL that does not verify', 'mosquitto-revocation-list', () => mutate(isBroker, editUpload('/mosquitto/config/certs/crl.pem', (t) => t.replace(/[A-Za-z0-9]{8}(?=\n-----END)/, 'AAAAAAAA')))],
+    ['a CRL that does not verify', 'mosquitto-revocation-list', () => mutate(isBroker, editUpload('/mosquitto/config/certs/crl.pem', flipSignatureBit))],
     ['a 1024-bit RSA device key', 'tls-key-strength', () => mutate((r) => r.name === 'pki-device-sensor-0002' && r.type.endsWith('PrivateKey'), (i) => Object.assign(i, { algorithm: 'RSA', rsaBits: 1024, ecdsaCurve: undefined }))],
     ['a device certificate valid for 800 days', 'tls-certificate-roles', () => mutate((r) => r.name === 'pki-device-sensor-0002' && r.type.endsWith('LocallySignedCert'), (i) => Object.assign(i, { validityPeriodHours: 800 * 24 }))],
     ['a privileged fleet container', 'container-least-privilege', () => mutate((r) => r.name === 'fleet-0', (i) => Object.assign(i, { privileged: true }))],

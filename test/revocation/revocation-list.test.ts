@@ -69,6 +69,12 @@ describe('issueRevocationList', () => {
     expect(verified).toBe('');
   });
 
+  it('lists a serial once however often and however written it is given', async () => {
+    const pem = await issueRevocationList(request(ca, [device.serial, device.serial.toLowerCase(), `0x00${device.serial}`]));
+    const list = await readRevocationList(pem, ca.credential.certPem, new Date('2026-12-03T12:00:00Z'));
+    expect([...list.revokedSerials]).toEqual([normalizeSerial(device.serial)]);
+  });
+
   it('refuses a key that is not the CA key', async () => {
     const other = await CertificateAuthority.create('other-ca');
     await expect(issueRevocationList({ ...request(ca, []), issuerKeyPem: other.credential.keyPem })).rejects.toThrow(/does not match/);
@@ -98,6 +104,9 @@ describe('readRevocationList', () => {
   it('normalizes serials written with colons, 0x or leading zeros', () => {
     expect(normalizeSerial('0x00:0a:1b')).toBe('0A1B');
     expect(normalizeSerial('a1b')).toBe('0A1B');
+    // openssl -text prints a 20-byte serial with a high first bit behind a 00 byte.
+    expect(normalizeSerial(`00:${'ab:'.repeat(19)}ab`)).toBe('AB'.repeat(20));
+    expect(() => normalizeSerial('AB'.repeat(21))).toThrow(/20 bytes/);
     expect(() => normalizeSerial('xyz')).toThrow(/serial/);
   });
 });

@@ -190,7 +190,7 @@ describe('revocation in the handler', () => {
     const revoked = new Set([normalizeSerial(serial)]);
     try {
       f.trust.setRevokedSerials(revoked);
-      expect(s.registry.endSessionsOf(revoked)).toEqual(['sensor-001']);
+      expect(s.registry.endSessionsOf(revoked)).toEqual({ sessions: 1, devices: ['sensor-001'] });
       const late = s.handle('devices/sensor-001/telemetry', envelope(keys, 1, 0));
       expect(late.kind === 'rejected' && late.code).toBe('unknown-session');
       const again = createKexRequest({ identity: device, service: f.ecService, scheme: 'ecdhP256', keyId: 2, now: Date.now() });
@@ -204,13 +204,16 @@ describe('revocation in the handler', () => {
     }
   });
 
-  it('opens a database made before sessions kept their certificate serial', () => {
-        const dbPath = join(mkdtempSync(join(tmpdir(), 'smqtt-old-db-')), 'service.db');
+  it('opens a database made before sessions kept their certificate serial, dropping those sessions', () => {
+    const dbPath = join(mkdtempSync(join(tmpdir(), 'smqtt-old-db-')), 'service.db');
     const old = new Database(dbPath);
     old.exec(`CREATE TABLE sessions (device_id TEXT NOT NULL, key_id INTEGER NOT NULL, scheme TEXT NOT NULL, sealed_keys BLOB NOT NULL,
       established_at INTEGER NOT NULL, retire_at INTEGER, PRIMARY KEY (device_id, key_id)) WITHOUT ROWID`);
+    old.prepare('INSERT INTO sessions VALUES (?, ?, ?, ?, ?, NULL)').run('sensor-001', 9, 'ecdhP256', Buffer.alloc(60), Date.now());
     old.close();
     const s = service(dbPath);
+    // Revocation could not end a session whose certificate is unknown: it is gone, the device re-keys.
+    expect(new Database(dbPath).prepare('SELECT count(*) AS n FROM sessions').get()).toEqual({ n: 0 });
     exchange(s);
     expect(s.reopen().registry.activeDevices).toBe(1);
   });
