@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, createWriteStream, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { chmodSync, chownSync, createWriteStream, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderAclFile, renderMosquittoConf, type AclInput, type BrokerLimits, type TlsMinimumVersion } from '../broker-config/mosquitto-config.js';
 import type { Credential } from './throwaway-pki.js';
@@ -104,8 +103,9 @@ export class LocalBroker {
       child.stderr?.pipe(log, { end: false });
       return child;
     };
+    const logStart = logSize(logPath);
     const broker = new LocalBroker(launch(), options.port, logPath, launch, file, { acl: aclFile, crl: crlFile });
-    await broker.waitForListener();
+    await broker.waitForListener(logStart);
     return broker;
   }
 
@@ -113,12 +113,17 @@ export class LocalBroker {
     return this.child.pid;
   }
 
-  private async waitForListener(timeoutMs = 10_000): Promise<void> {
+  /**
+   * Ready once this launch logged "running" (after its listeners opened). Not by probing the port: a
+   * connection closed before TLS can leave Mosquitto's per-listener client count one too low
+   * (eclipse-mosquitto/mosquitto#1460), and then max_connections admits one more.
+   */
+  private async waitForListener(logStart: number, timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.child.exitCode !== null) throw new Error(`mosquitto exited with ${this.child.exitCode}; see ${this.logPath} and mosquitto.stdout.log beside it`);
-      if (await canConnect(this.port)) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (/^\S+ mosquitto version \S+ running$/m.test(logSince(this.logPath, logStart))) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
     throw new Error(`mosquitto did not listen on ${this.port} within ${timeoutMs} ms; see ${this.logPath}`);
   }
@@ -126,8 +131,9 @@ export class LocalBroker {
   /** Stops (mosquitto writes its persistence file) and starts again on the same port and files. */
   async restart(): Promise<void> {
     await this.stop();
+    const logStart = logSize(this.logPath);
     this.child = this.launch();
-    await this.waitForListener();
+    await this.waitForListener(logStart);
   }
 
   /** Re-reads the CRL and certificates without dropping connections of valid clients. */
@@ -156,12 +162,19 @@ export class LocalBroker {
   }
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
+function logSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** What the log gained since `offset` (Mosquitto appends to it across restarts). */
+function logSince(path: string, offset: number): string {
+  try {
+    return readFileSync(path).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
 }

@@ -90,12 +90,20 @@ export class Broker extends pulumi.ComponentResource {
         ports: args.publishPort ? [{ internal: BROKER_PORT, external: args.publishPort, ip: args.publishHost }] : [],
         volumes: [configMount, { volumeName: data.name, containerPath: '/mosquitto/data' }],
         labels: [configLabel],
-        // A TCP probe: the listener only speaks mutual TLS, and the check needs no key of its own.
-        healthcheck: { tests: ['CMD-SHELL', `nc -z 127.0.0.1 ${BROKER_PORT} || exit 1`], interval: '10s', timeout: '3s', retries: 3, startPeriod: '5s' },
+        // The listener is in LISTEN state (/proc/net/tcp{,6}), checked without connecting: a connection closed
+        // before TLS leaves Mosquitto's client count one too low (eclipse-mosquitto/mosquitto#1460), and a
+        // probe every 10 s would let max_connections drift open.
+        healthcheck: { tests: ['CMD-SHELL', listeningCheck(BROKER_PORT)], interval: '10s', timeout: '3s', retries: 3, startPeriod: '5s' },
         ...HARDENED_CONTAINER,
       },
       { parent: this, dependsOn: [config] },
     );
     this.registerOutputs({ containerName: this.container.name });
   }
+}
+
+/** A shell test that passes while something listens on `port` (IPv4 or IPv6), opening no connection. */
+export function listeningCheck(port: number): string {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  return `grep -qE ':${hexPort} 0+:0000 0A ' /proc/net/tcp /proc/net/tcp6 || exit 1`;
 }

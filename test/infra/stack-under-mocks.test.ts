@@ -123,7 +123,8 @@ describe('broker', () => {
       { volumeName: 'smqtt-dev-broker-config', containerPath: '/mosquitto/config', readOnly: true },
       { volumeName: 'smqtt-dev-broker-data', containerPath: '/mosquitto/data' },
     ]);
-    expect(broker().inputs.healthcheck).toMatchObject({ tests: expect.arrayContaining(['CMD-SHELL']) });
+    // A listening-socket check that opens no connection (see listeningCheck): 8883 is 22B3.
+    expect(broker().inputs.healthcheck).toMatchObject({ tests: ['CMD-SHELL', expect.stringMatching(/:22B3 .*\/proc\/net\/tcp /)] });
   });
 });
 
