@@ -71,7 +71,7 @@ describe('revocation through the CA revocation list', () => {
 
     // The service: the session set up with that certificate ends, and the device's new key exchange
     // (its connection is still open) is refused as revoked and counted.
-    await eventually(async () => expect(await api.metric('smqtt_sessions_revoked_total')).toBe(endedBefore + 1), 5_000, 20);
+    await eventually(async () => expect(await api.metric('smqtt_sessions_revoked_total')).toBeGreaterThanOrEqual(endedBefore + 1), 5_000, 20);
     const revokedAt = Date.now(); // the service has the list in force by now
     expect(await api.metric('smqtt_crl_revoked_certificates')).toBe(1);
     await eventually(async () => expect(await api.metric('smqtt_rejections_total{code="revoked-certificate"}')).toBeGreaterThan(0), 10_000);
