@@ -3,6 +3,20 @@ import mqtt from 'mqtt';
 import { flood } from './flood.js';
 import { sleep, type Scenario } from './scenario-runner.js';
 
+/** The service stopped with `signal`, down for the fault time, then started on the same data. */
+function serviceDown(signal: 'SIGTERM' | 'SIGKILL', what: string): Scenario {
+  return {
+    name: `service ${signal}`,
+    what,
+    run: async ({ stack, devices, timing, notes }) => {
+      const taken = () => devices.reduce((n, d) => n + d.stats.taken, 0);
+      const before = taken();
+      await stack.restartService(signal, timing.faultMs);
+      notes.takenWhileDown = taken() - before;
+    },
+  };
+}
+
 /**
  * The faults the stack must survive without losing or doubling a reading, one per scenario, each on
  * a fresh stack while four devices (one RSA) send every 50 ms.
@@ -25,24 +39,8 @@ export const SCENARIOS: Scenario[] = [
       await stack.broker.restart();
     },
   },
-  {
-    name: 'service SIGTERM',
-    what: 'the key service stops gracefully and stays down for the fault time',
-    run: async ({ stack, devices, timing, notes }) => {
-      const taken = devices.reduce((n, d) => n + d.stats.taken, 0);
-      await stack.restartService('SIGTERM', timing.faultMs);
-      notes.takenWhileDown = devices.reduce((n, d) => n + d.stats.taken, 0) - taken;
-    },
-  },
-  {
-    name: 'service SIGKILL',
-    what: 'the key service is killed mid-stream and stays down for the fault time',
-    run: async ({ stack, devices, timing, notes }) => {
-      const taken = devices.reduce((n, d) => n + d.stats.taken, 0);
-      await stack.restartService('SIGKILL', timing.faultMs);
-      notes.takenWhileDown = devices.reduce((n, d) => n + d.stats.taken, 0) - taken;
-    },
-  },
+  serviceDown('SIGTERM', 'the key service stops gracefully and stays down for the fault time'),
+  serviceDown('SIGKILL', 'the key service is killed mid-stream and stays down for the fault time'),
   {
     name: 'device cut off',
     what: "one device's network is cut (connections severed, new ones refused) for the cut-off time",

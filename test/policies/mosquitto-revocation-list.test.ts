@@ -1,20 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { renderMosquittoConf } from '../../broker-config/mosquitto-config.js';
 import { CertificateAuthority } from '../../local/throwaway-pki.js';
 import { mosquittoRevocationList } from '../../policies/mosquitto-revocation-list.js';
 import { issueRevocationList } from '../../revocation/index.js';
-import { appContainer, brokerContainer, violations } from './policy-args.js';
+import { appContainer, brokerContainer, goodConf, violations } from './policy-args.js';
 
 const DAY = 86_400_000;
-const CRL_CONF = renderMosquittoConf({
-  port: 8883,
-  tlsMinimumVersion: 'tlsv1.2',
-  caFile: '/mosquitto/certs/ca.crt',
-  certFile: '/mosquitto/certs/broker.crt',
-  keyFile: '/mosquitto/certs/broker.key',
-  aclFile: '/mosquitto/config/acl',
-  crlFile: '/mosquitto/certs/crl.pem',
-});
+const CRL_CONF = goodConf({ crlFile: '/mosquitto/certs/crl.pem' });
 let ca: CertificateAuthority;
 let other: CertificateAuthority;
 

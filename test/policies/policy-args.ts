@@ -9,14 +9,19 @@ export function resource(type: string, inputs: Record<string, unknown>, name = `
   return { type, name, urn: `urn:pulumi:test::p::${type}::${name}`, inputs };
 }
 
-export const GOOD_CONF = renderMosquittoConf({
-  port: 8883,
-  tlsMinimumVersion: 'tlsv1.2',
-  caFile: '/mosquitto/certs/ca.crt',
-  certFile: '/mosquitto/certs/broker.crt',
-  keyFile: '/mosquitto/certs/broker.key',
-  aclFile: '/mosquitto/config/acl',
-});
+/** The renderer's output for a typical broker; `extra` adds inputs such as a CRL. */
+export function goodConf(extra: Partial<Parameters<typeof renderMosquittoConf>[0]> = {}): string {
+  return renderMosquittoConf({
+    port: 8883,
+    tlsMinimumVersion: 'tlsv1.2',
+    caFile: '/mosquitto/certs/ca.crt',
+    certFile: '/mosquitto/certs/broker.crt',
+    keyFile: '/mosquitto/certs/broker.key',
+    aclFile: '/mosquitto/config/acl',
+    ...extra,
+  });
+}
+export const GOOD_CONF = goodConf();
 export const GOOD_ACL = renderAclFile({ serviceIdentity: 'key-service.svc' });
 
 export function brokerContainer(files: { conf?: string; acl?: string | undefined; extra?: { file: string; content: string }[] } = {}, inputs: Record<string, unknown> = {}) {
