@@ -4,8 +4,7 @@
 #   smqtt-standin/node:20-bookworm   for node:20.19-bookworm-slim   (debootstrap bookworm + the host's node/npm)
 # Idempotent: an image is rebuilt only when missing or when its recipe (this script, host binary
 # versions) changed. Needs root, docker, debootstrap, /usr/sbin/mosquitto (package mosquitto),
-# node/npm, busybox (busybox-static) and nc (netcat-openbsd); the last two are fetched with
-# `apt-get download` when not installed.
+# node/npm and busybox (busybox-static; fetched with `apt-get download` when not installed).
 #
 # Usage: e2e-images/build-stand-ins.sh [--force] [mosquitto|node ...]
 set -euo pipefail
@@ -86,25 +85,19 @@ package_file() { # package path
 }
 
 build_mosquitto() {
-  local mosq=/usr/sbin/mosquitto bb nc version rcp root
+  local mosq=/usr/sbin/mosquitto bb version rcp root
   [ -x "$mosq" ] || die "$mosq missing (apt-get install mosquitto)"
   bb="$(package_file busybox-static /bin/busybox)"
-  # Debian's busybox nc has no -z (the health check uses `nc -z`); OpenBSD netcat has.
-  nc="$(package_file netcat-openbsd /bin/nc.openbsd)"
   version="$("$mosq" -h 2>/dev/null | head -n1 || true)"
-  rcp="$(recipe "$version" "$(sha256sum "$mosq" "$bb" "$nc")")"
+  rcp="$(recipe "$version" "$(sha256sum "$mosq" "$bb")")"
   if up_to_date "$MOSQUITTO_IMAGE" "$rcp"; then log "$MOSQUITTO_IMAGE is up to date ($version)"; return; fi
-  log "building $MOSQUITTO_IMAGE from the host's $mosq ($version), $bb and $nc"
+  log "building $MOSQUITTO_IMAGE from the host's $mosq ($version) and $bb"
   local start=$SECONDS
   root="$WORK/mosquitto"
   usrmerge_skeleton "$root"
   copy_with_libs "$root" "$mosq"
-  copy_with_libs "$root" "$nc" /usr/bin/nc
   copy_with_libs "$root" "$bb" /usr/bin/busybox
-  # /bin/sh is the host's dash: busybox's own sh would run its nc applet (no -z) instead of /usr/bin/nc.
-  copy_with_libs "$root" /bin/dash /usr/bin/dash
-  ln -s dash "$root/usr/bin/sh"
-  # busybox provides the usual tools, as in the Alpine-based original.
+  # busybox provides sh and the usual tools (grep for the health check), as in the Alpine-based original.
   local applet
   for applet in $("$bb" --list); do
     [ -e "$root/usr/bin/$applet" ] || [ -e "$root/usr/sbin/$applet" ] || ln -s busybox "$root/usr/bin/$applet"
