@@ -6,6 +6,7 @@ import { Broker } from './components/broker.js';
 import { Fleet } from './components/fleet.js';
 import { API_PORT, KeyService } from './components/key-service.js';
 import { Pki } from './components/pki.js';
+import type { BrokerClientArgs } from './components/project-image.js';
 import { fleetDeviceIds, type StackConfig } from './stack-config.js';
 
 export const SERVICE_IDENTITY = 'key-service.svc';
@@ -75,18 +76,23 @@ export function declareStack(stackName: string, config: StackConfig): StackOutpu
     dockerOpts,
   );
 
+  // What the key service and the fleet share to join the stack as MQTT clients.
+  const brokerClient: Omit<BrokerClientArgs, 'baseImage'> = {
+    namePrefix: prefix,
+    buildContext: REPO_ROOT,
+    networkName: network.name,
+    brokerHost,
+    brokerPort: broker.port,
+    serviceIdentity: SERVICE_IDENTITY,
+    caCertPem: pki.caCertPem,
+    configLoaderImage: broker.imageId,
+  };
+
   const keyService = new KeyService(
     'key-service',
     {
-      namePrefix: prefix,
-      buildContext: REPO_ROOT,
+      ...brokerClient,
       baseImage: config.keyService.baseImage,
-      networkName: network.name,
-      brokerHost,
-      brokerPort: broker.port,
-      serviceIdentity: SERVICE_IDENTITY,
-      caCertPem: pki.caCertPem,
-      configLoaderImage: broker.imageId,
       crlPem: pki.crlPem,
       client: pki.service,
       kexEc: pki.serviceKexEc,
@@ -102,15 +108,8 @@ export function declareStack(stackName: string, config: StackConfig): StackOutpu
   const fleet = new Fleet(
     'fleet',
     {
-      namePrefix: prefix,
-      buildContext: REPO_ROOT,
+      ...brokerClient,
       baseImage: config.fleet.baseImage,
-      networkName: network.name,
-      brokerHost,
-      brokerPort: broker.port,
-      serviceIdentity: SERVICE_IDENTITY,
-      caCertPem: pki.caCertPem,
-      configLoaderImage: broker.imageId,
       // Revoked devices are not deployed: their certificates would be refused anyway.
       devices: Object.fromEntries(Object.entries(pki.devices).filter(([id]) => !revoked.has(id))),
       devicesPerContainer: config.fleet.devicesPerContainer,
