@@ -1,5 +1,5 @@
-import { X509Certificate, createHash, type KeyObject } from 'node:crypto';
-import { KEY_USAGE, keyUsageFlags } from './der-key-usage.js';
+import { X509Certificate, createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { KEY_USAGE, OID, readCertificate, readRsaPublicKey, type CertificateFields } from './certificate-der.js';
 import { normalizeSerial } from '../revocation/serial-number.js';
 import { refuse } from './errors.js';
 import type { KexScheme } from './wire.js';
@@ -12,6 +12,7 @@ const CACHE_LIMIT = 10_000;
 interface CertificateFacts {
   issuedByCa: boolean;
   isCa: boolean;
+  unknownCriticalExtensions: readonly string[];
   commonName: string | undefined;
   notBefore: number;
   notAfter: number;
@@ -19,6 +20,8 @@ interface CertificateFacts {
   /** undefined when the certificate has no keyUsage extension. */
   keyUsageFlags: number | undefined;
   publicKey: KeyObject;
+  /** ECDSA P-256 or RSA >= 2048, decided once: reading key details costs on every exchange. */
+  keyAcceptable: boolean;
   fingerprint: Buffer;
   serialNumber: string;
 }
@@ -43,6 +46,34 @@ export function pemToDer(pem: string): Buffer {
   return Buffer.from(match[1].replace(/\s+/g, ''), 'base64');
 }
 
+/** CA signature algorithms, by OID: the digest, and the CA key type that can have made them. */
+const SIGNATURE_ALGORITHMS: ReadonlyMap<string, { digest: string; keyType: 'ec' | 'rsa' }> = new Map([
+  ['1.2.840.10045.4.3.2', { digest: 'sha256', keyType: 'ec' }],
+  ['1.2.840.10045.4.3.3', { digest: 'sha384', keyType: 'ec' }],
+  ['1.2.840.10045.4.3.4', { digest: 'sha512', keyType: 'ec' }],
+  ['1.2.840.113549.1.1.11', { digest: 'sha256', keyType: 'rsa' }],
+  ['1.2.840.113549.1.1.12', { digest: 'sha384', keyType: 'rsa' }],
+  ['1.2.840.113549.1.1.13', { digest: 'sha512', keyType: 'rsa' }],
+]);
+
+/**
+ * The certificate's key as a KeyObject. P-256 and RSA keys go through JWK, which OpenSSL imports
+ * without its generic decoder (RSA about 20 times, EC about 1.5 times faster than SPKI); anything
+ * else is decoded from SPKI so that it can be refused by type later.
+ */
+function publicKeyOf(key: CertificateFields['publicKey']): KeyObject {
+  if (key.algorithm === OID.ecPublicKey && key.namedCurve === OID.prime256v1 && key.bits.length === 65 && key.bits[0] === 4) {
+    const x = key.bits.subarray(1, 33).toString('base64url');
+    const y = key.bits.subarray(33).toString('base64url');
+    return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x, y }, format: 'jwk' });
+  }
+  if (key.algorithm === OID.rsaEncryption) {
+    const { modulus, exponent } = readRsaPublicKey(key.bits);
+    return createPublicKey({ key: { kty: 'RSA', n: modulus.toString('base64url'), e: exponent.toString('base64url') }, format: 'jwk' });
+  }
+  return createPublicKey({ key: key.spki, format: 'der', type: 'spki' });
+}
+
 function hasAcceptableKey(key: KeyObject): boolean {
   const details = key.asymmetricKeyDetails;
   if (key.asymmetricKeyType === 'ec') return details?.namedCurve === 'prime256v1';
@@ -55,13 +86,16 @@ function hasAcceptableKey(key: KeyObject): boolean {
  * how the stack's PKI is built; anything else is refused as untrusted.
  */
 export class TrustStore {
-  private readonly ca: X509Certificate;
+  private readonly caKey: KeyObject;
+  private readonly caSubject: Buffer;
   private readonly cache = new Map<string, CertificateFacts>();
   private revoked: ReadonlySet<string> = new Set();
 
   constructor(caPem: string | Buffer) {
-    this.ca = new X509Certificate(caPem);
-    if (!this.ca.ca) throw new Error('trust anchor is not a CA certificate');
+    const ca = new X509Certificate(caPem);
+    if (!ca.ca) throw new Error('trust anchor is not a CA certificate');
+    this.caKey = ca.publicKey;
+    this.caSubject = readCertificate(ca.raw).subject;
   }
 
   /** Serials (normalized) refused from now on: the CA's current CRL. Checked on every use, never cached. */
@@ -85,17 +119,20 @@ export class TrustStore {
   /** Parses and chain-checks; any failure to read the certificate or its key is `malformed`. */
   private parse(der: Buffer, fingerprint: Buffer): CertificateFacts {
     try {
-      const cert = new X509Certificate(der);
-      const commonNames = cert.subject.split('\n').filter((line) => line.startsWith('CN='));
+      const cert = readCertificate(der);
+      const commonName = cert.commonNames.length === 1 ? cert.commonNames[0] : undefined;
+      const publicKey = publicKeyOf(cert.publicKey);
       return {
-        issuedByCa: cert.checkIssued(this.ca) && cert.verify(this.ca.publicKey),
-        isCa: cert.ca,
-        commonName: commonNames.length === 1 ? commonNames[0]!.slice(3) : undefined,
-        notBefore: Date.parse(cert.validFrom),
-        notAfter: Date.parse(cert.validTo),
-        extendedKeyUsages: cert.keyUsage ?? [],
-        keyUsageFlags: keyUsageFlags(der),
-        publicKey: cert.publicKey,
+        issuedByCa: this.signedByCa(cert),
+        isCa: cert.basicConstraintsCa || ((cert.keyUsageFlags ?? 0) & KEY_USAGE.keyCertSign) !== 0,
+        unknownCriticalExtensions: cert.unknownCriticalExtensions,
+        commonName,
+        notBefore: cert.notBefore,
+        notAfter: cert.notAfter,
+        extendedKeyUsages: cert.extendedKeyUsages,
+        keyUsageFlags: cert.keyUsageFlags,
+        publicKey,
+        keyAcceptable: hasAcceptableKey(publicKey),
         fingerprint,
         serialNumber: normalizeSerial(cert.serialNumber),
       };
@@ -104,11 +141,24 @@ export class TrustStore {
     }
   }
 
+  /** Issuer name equal to the CA's subject, and the CA's signature over the exact signed bytes. */
+  private signedByCa(cert: CertificateFields): boolean {
+    const algorithm = SIGNATURE_ALGORITHMS.get(cert.signatureAlgorithm);
+    if (!algorithm || algorithm.keyType !== this.caKey.asymmetricKeyType) return false;
+    if (!cert.issuer.equals(this.caSubject)) return false;
+    try {
+      return verify(algorithm.digest, cert.tbs, this.caKey, cert.signature);
+    } catch {
+      return false; // a signature that does not even decode is simply not the CA's
+    }
+  }
+
   private checkCommon(facts: CertificateFacts, now: number): void {
     if (!facts.issuedByCa) refuse('untrusted-certificate', 'certificate is not issued by the stack CA');
     if (facts.isCa) refuse('untrusted-certificate', 'a CA certificate cannot be a leaf');
+    if (facts.unknownCriticalExtensions.length > 0) refuse('untrusted-certificate', 'certificate has a critical extension this service does not understand');
     if (now < facts.notBefore || now > facts.notAfter) refuse('untrusted-certificate', 'certificate outside its validity');
-    if (!hasAcceptableKey(facts.publicKey)) refuse('untrusted-certificate', 'key must be ECDSA P-256 or RSA >= 2048');
+    if (!facts.keyAcceptable) refuse('untrusted-certificate', 'key must be ECDSA P-256 or RSA >= 2048');
     if (this.revoked.has(facts.serialNumber)) refuse('revoked-certificate', 'certificate is on the CA revocation list');
   }
 
