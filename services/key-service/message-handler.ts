@@ -87,14 +87,18 @@ export class MessageHandler {
 
   private keyExchange(deviceId: string, message: Buffer, now: number): HandleResult {
     const { trust, serviceKeys, kexPolicy, store, registry, metrics } = this.deps;
-    const accepted = acceptKexRequest(message, deviceId, {
-      trust,
-      serviceKeys,
-      policy: kexPolicy,
-      now,
-      nonces: { remember: (id, nonce, expiresAt) => store.rememberNonce(id, nonce, expiresAt) },
+    // One commit for the nonce and the session instead of two; a refusal after the nonce rolls both back.
+    const accepted = store.atomically(() => {
+      const verified = acceptKexRequest(message, deviceId, {
+        trust,
+        serviceKeys,
+        policy: kexPolicy,
+        now,
+        nonces: { remember: (id, nonce, expiresAt) => store.rememberNonce(id, nonce, expiresAt) },
+      });
+      registry.install(verified, now);
+      return verified;
     });
-    registry.install(accepted, now);
     metrics.keyExchange(accepted.scheme);
     metrics.activeSessions = registry.activeDevices;
     this.lastRekeyAt.delete(deviceId);

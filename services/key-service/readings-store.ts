@@ -149,6 +149,14 @@ export class ReadingsStore {
     return (this.statements.recentSeqs.all(deviceId, keyId, deviceId, keyId, window) as { seq: number }[]).map((r) => r.seq);
   }
 
+  /**
+   * Runs `work` in one transaction (nested store calls become savepoints): a key exchange commits its
+   * nonce and its session together, once, and leaves nothing behind if it is refused part-way.
+   */
+  atomically<T>(work: () => T): T {
+    return this.db.transaction(work)();
+  }
+
   /** Records an exchange nonce; false when it was already recorded (a replayed exchange). */
   rememberNonce(deviceId: string, nonce: Buffer, expiresAt: number): boolean {
     return this.statements.insertNonce.run(deviceId, nonce, expiresAt).changes === 1;

@@ -104,6 +104,18 @@ describe('message handler', () => {
     expect(again.kind === 'rejected' && again.reply).toBeFalsy();
   });
 
+  it('commits an exchange whole or not at all: a refusal after the nonce check leaves no nonce behind', () => {
+    const now = Date.now();
+    exchange(s, device, 7, now);
+    const nonces = () => (new Database(s.dbPath, { readonly: true }).prepare('SELECT count(*) AS n FROM kex_nonces').get() as { n: number }).n;
+    expect(nonces()).toBe(1);
+    // Same key id again: signature and nonce pass, the session install refuses it.
+    const reused = createKexRequest({ identity: device, service: f.ecService, scheme: 'ecdhP256', keyId: 7, now });
+    expect(s.handle('devices/sensor-001/kex', reused.message, now)).toMatchObject({ kind: 'rejected', code: 'replay' });
+    expect(nonces()).toBe(1);
+    expect(s.registry.find('sensor-001', 7, now)).toBeDefined();
+  });
+
   it('keeps the previous key for the grace period after a rotation, then forgets it', () => {
     const now = Date.now();
     const oldKeys = exchange(s, device, 1, now);
