@@ -36,14 +36,19 @@ function writeHeader(header: EnvelopeHeader): Buffer {
 }
 
 function nonceFor(keyId: number, seq: number): Buffer {
-  const nonce = Buffer.alloc(12);
+  const nonce = Buffer.allocUnsafe(12);
   nonce.writeUInt32BE(keyId, 0);
+  nonce.writeUInt32BE(0, 4);
   nonce.writeUInt32BE(seq, 8);
   return nonce;
 }
 
+/** Header bytes then the device id (ASCII), in one allocation: this runs for every envelope. */
 function aadFor(header: Buffer, deviceId: string): Buffer {
-  return Buffer.concat([header, Buffer.from(deviceId, 'ascii')]);
+  const aad = Buffer.allocUnsafe(ENVELOPE_HEADER_BYTES + deviceId.length);
+  header.copy(aad, 0, 0, ENVELOPE_HEADER_BYTES);
+  aad.write(deviceId, ENVELOPE_HEADER_BYTES, 'ascii');
+  return aad;
 }
 
 /** Reads the clear header without touching the ciphertext: the service needs keyId and seq first. */
@@ -88,5 +93,5 @@ export function openEnvelope(key: Buffer, deviceId: string, envelope: Buffer): O
   } catch {
     refuse('bad-tag', 'envelope failed authentication');
   }
-  return { ...header, plaintext: body };
+  return { keyId: header.keyId, seq: header.seq, sentAt: header.sentAt, plaintext: body };
 }

@@ -24,7 +24,10 @@ export function roundForWire(value: number): number {
 }
 
 function checkReading(reading: Reading): void {
-  const { takenAt, temperatureC, humidityPct } = reading;
+  checkValues(reading.takenAt, reading.temperatureC, reading.humidityPct);
+}
+
+function checkValues(takenAt: number, temperatureC: number, humidityPct: number): void {
   if (!Number.isInteger(takenAt) || takenAt < 0 || takenAt > MAX_TIMESTAMP) {
     refuse('invalid-reading', 'takenAt is not a millisecond timestamp');
   }
@@ -53,17 +56,24 @@ export function encodeReadings(readings: readonly Reading[]): Buffer {
 }
 
 export function decodeReadings(bytes: Buffer): Reading[] {
-  const count = bytes.length > 0 ? bytes.readUInt8(0) : 0;
+  return decodeReadingsAs(bytes, (takenAt, temperatureC, humidityPct) => ({ takenAt, temperatureC, humidityPct }));
+}
+
+/**
+ * decodeReadings with the caller's record type, so a consumer that needs its own record per reading
+ * (the service's stored rows) builds it directly instead of copying an intermediate Reading. The same
+ * length and range checks run before `make` sees a reading.
+ */
+export function decodeReadingsAs<T>(bytes: Buffer, make: (takenAt: number, temperatureC: number, humidityPct: number, index: number) => T): T[] {
+  const count = bytes.length > 0 ? bytes[0]! : 0;
   if (count === 0 || bytes.length !== 1 + count * READING_BYTES) refuse('malformed', 'reading batch has the wrong length');
-  const readings: Reading[] = new Array(count);
+  const records: T[] = new Array(count);
   for (let i = 0, offset = 1; i < count; i++, offset += READING_BYTES) {
-    const reading: Reading = {
-      takenAt: bytes.readUIntBE(offset, 6),
-      temperatureC: bytes.readInt16BE(offset + 6) / 100,
-      humidityPct: bytes.readUInt16BE(offset + 8) / 100,
-    };
-    checkReading(reading);
-    readings[i] = reading;
+    const takenAt = bytes.readUIntBE(offset, 6);
+    const temperatureC = bytes.readInt16BE(offset + 6) / 100;
+    const humidityPct = bytes.readUInt16BE(offset + 8) / 100;
+    checkValues(takenAt, temperatureC, humidityPct);
+    records[i] = make(takenAt, temperatureC, humidityPct, i);
   }
-  return readings;
+  return records;
 }

@@ -4,7 +4,7 @@ import { encodeControlMessage, type ControlMessage } from '../../protocol/contro
 import { openEnvelope, readEnvelopeHeader } from '../../protocol/envelope.js';
 import { isProtocolError, refuse, type RefusalCode } from '../../protocol/errors.js';
 import { acceptKexRequest, type KexPolicy, type ServiceKeyMaterial } from '../../protocol/kex.js';
-import { decodeReadings } from '../../protocol/readings.js';
+import { decodeReadingsAs } from '../../protocol/readings.js';
 import { keyConfirmation } from '../../protocol/session-keys.js';
 import { deviceTopic, parseDeviceTopic } from '../../protocol/topics.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -72,16 +72,20 @@ export class MessageHandler {
       this.deps.metrics.duplicates++;
       return { kind: 'duplicate' };
     }
-    const readings = decodeReadings(opened.plaintext);
+    // Decoded straight into stored rows (plain literals with every field named): this runs per reading.
+    const rows = decodeReadingsAs<StoredReading>(opened.plaintext, (takenAt, temperatureC, humidityPct, index) => ({
+      deviceId,
+      keyId,
+      seq,
+      index,
+      takenAt,
+      temperatureC,
+      humidityPct,
+      receivedAt: now,
+    }));
     session.window.accept(seq);
     this.deps.metrics.envelopesAccepted++;
     this.deps.metrics.observeDecrypt((performance.now() - started) / 1000);
-    // Plain literals with every field named: this runs per reading on the hot path.
-    const rows: StoredReading[] = new Array(readings.length);
-    for (let index = 0; index < readings.length; index++) {
-      const { takenAt, temperatureC, humidityPct } = readings[index]!;
-      rows[index] = { deviceId, keyId, seq, index, takenAt, temperatureC, humidityPct, receivedAt: now };
-    }
     return { kind: 'accepted', readings: rows };
   }
 
