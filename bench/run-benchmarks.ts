@@ -11,7 +11,7 @@ import { runLatency } from './latency.js';
 import { describeMachine } from './machine.js';
 import { createBenchPki } from './pki.js';
 import { renderTable, verdict, type Row } from './report.js';
-import { BASELINE_PAYLOAD_BYTES, DEFAULT_BATCH, runThroughput } from './throughput.js';
+import { BASELINE_PAYLOAD_BYTES, DEFAULT_BATCH, runThroughput, type CpuFigures } from './throughput.js';
 
 /**
  * npm run bench [-- --quick] [--only crypto,kex,throughput,latency,fleet] [--cpu-prof DIR]
@@ -76,11 +76,25 @@ async function main(): Promise<void> {
         for (const qos of [1, 0] as const) {
           log(`[throughput] QoS ${qos}: baseline ${BASELINE_PAYLOAD_BYTES} B vs pipeline, ${plan.tpMessages[qos]} messages per trial`);
           const t = await runThroughput(
-            { dir, pki, brokerPort: broker.port, runs: RUNS, messages: plan.tpMessages, batches: [DEFAULT_BATCH, 1], lanes: 4, log, ...(cpuProfileDir ? { cpuProfileDir } : {}) },
+            { dir, pki, brokerPort: broker.port, brokerPid: broker.broker.pid, runs: RUNS, messages: plan.tpMessages, batches: [DEFAULT_BATCH, 1], lanes: 4, log, ...(cpuProfileDir ? { cpuProfileDir } : {}) },
             qos,
           );
           throughput.push(t);
           rows.push({ section: 'throughput', figure: `QoS ${qos} baseline raw ${BASELINE_PAYLOAD_BYTES} B (${t.tlsVersion})`, unit: 'msg/s', value: t.baselineMsgPerSec });
+          // CPU per 1,000 messages by role: with every party on the same cores, this is what bounds a ratio.
+          const cpuRow = (what: string, cpu: CpuFigures, receiver: string) =>
+            rows.push({
+              section: 'throughput',
+              figure: `QoS ${qos} CPU per 1k msg, ${what} (publisher ${cpu.publisher.toFixed(1)} + broker ${cpu.broker.toFixed(1)} + ${receiver} ${cpu.receiver.toFixed(1)})`,
+              unit: 'CPU ms',
+              value: cpu.total,
+            });
+          cpuRow('baseline', t.baselineCpu, 'subscriber');
+          cpuRow(`sealed ${t.sealedCeiling.batch}/env, no service`, t.sealedCeiling.cpu, 'subscriber');
+          for (const p of t.pipelines) cpuRow(`pipeline ${p.batch}/env`, p.cpu, 'service');
+          const ceiling = t.sealedCeiling;
+          rows.push({ section: 'throughput', figure: `QoS ${qos} sealed ${ceiling.batch}/envelope, no service (ceiling)`, unit: 'msg/s', value: ceiling.msgPerSec });
+          rows.push({ section: 'throughput', figure: `QoS ${qos} ceiling/baseline, ${ceiling.batch}/envelope`, unit: 'ratio', value: ceiling.ratio });
           for (const p of t.pipelines) {
             rows.push({ section: 'throughput', figure: `QoS ${qos} pipeline ${p.batch}/envelope (${p.envelopeBytes} B)`, unit: 'msg/s', value: p.msgPerSec });
             rows.push({ section: 'throughput', figure: `QoS ${qos} pipeline ${p.batch}/envelope`, unit: 'readings/s', value: p.readingsPerSec });

@@ -2,13 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { TrustStore } from '../protocol/certificates.js';
+import { sealEnvelope } from '../protocol/envelope.js';
+import { encodeReadings } from '../protocol/readings.js';
 import { deviceTopic } from '../protocol/topics.js';
 import { SERVICE_IDENTITY, type BenchPki } from './pki.js';
 import { ProtocolDevice, envelopeBytes, readingsAt } from './bench-device.js';
 import { clientOptions, connectClient, endClient, tlsVersionOf } from './mqtt-connect.js';
+import { cpuMeter, type CpuSplit } from './process-cpu.js';
 import { publishAll, type Lane } from './publisher.js';
 import { clearServiceSession, startKeyService, type ServiceHandle } from './service-process.js';
-import { summarize, type Summary } from './stats.js';
+import { median, summarize, type Summary } from './stats.js';
 import { WorkerProcess } from './worker-process.js';
 
 export const BASELINE_PAYLOAD_BYTES = 128;
@@ -20,6 +23,8 @@ export interface ThroughputOptions {
   dir: string;
   pki: BenchPki;
   brokerPort: number;
+  /** For CPU accounting (/proc/PID/stat). */
+  brokerPid: number | undefined;
   runs: number;
   /** Messages per trial, by QoS. */
   messages: { 0: number; 1: number };
@@ -38,6 +43,27 @@ export interface PipelineFigures {
   /** Per run: pipeline msg/s over the baseline msg/s of the same run. */
   ratio: Summary;
   incompleteRuns: number;
+  cpu: CpuFigures;
+}
+
+/**
+ * Envelopes sealed at send time exactly as the devices seal them, through the baseline's raw path (no
+ * service opens them). Its ratio is the ceiling for any service on this machine: the devices' sealing
+ * and the broker are already paid, and the receiving end does no more than the raw subscriber.
+ */
+export interface SealedCeiling {
+  batch: number;
+  msgPerSec: Summary;
+  ratio: Summary;
+  cpu: CpuFigures;
+}
+
+/** CPU ms per 1,000 messages by role (medians over the runs), and their sum. */
+export interface CpuFigures {
+  publisher: number;
+  broker: number;
+  receiver: number;
+  total: Summary;
 }
 
 export interface ThroughputResult {
@@ -45,6 +71,8 @@ export interface ThroughputResult {
   messagesPerTrial: number;
   baselineMsgPerSec: Summary;
   baselineIncompleteRuns: number;
+  baselineCpu: CpuFigures;
+  sealedCeiling: SealedCeiling;
   pipelines: PipelineFigures[];
   tlsVersion: string;
   serviceCounters: Record<string, number>;
@@ -53,6 +81,17 @@ export interface ThroughputResult {
 interface Trial {
   rate: number;
   complete: boolean;
+  cpu: CpuSplit;
+}
+
+function cpuFigures(trials: readonly Trial[]): CpuFigures {
+  const role = (pick: (c: CpuSplit) => number) => median(trials.map((t) => pick(t.cpu)));
+  return {
+    publisher: role((c) => c.publisher),
+    broker: role((c) => c.broker),
+    receiver: role((c) => c.receiver),
+    total: summarize(trials.map(({ cpu }) => cpu.publisher + cpu.broker + cpu.receiver)),
+  };
 }
 
 /**
@@ -94,17 +133,33 @@ export async function runThroughput(options: ThroughputOptions, qos: 0 | 1): Pro
     await Promise.all(devices.map((d) => d.keyExchange(trust, SERVICE_IDENTITY)));
     const svc = service;
 
-    const baselineTrial = async (count: number): Promise<Trial> => {
+    // The same key size, device ids (so the same AAD) and readings as the devices use.
+    const sealedLanes: Lane[] = rawClients.map((client, i) => {
+      const key = randomBytes(32);
+      const deviceId = devices[i]?.id ?? `dev-${i}`;
+      let seq = 0;
+      return {
+        client,
+        topic: rawTopic,
+        next: () => sealEnvelope(key, deviceId, { keyId: 1, seq: seq++, sentAt: Date.now() }, encodeReadings(readingsAt(Date.now(), DEFAULT_BATCH))),
+      };
+    });
+
+    const subscriberCpu = cpuMeter({ broker: options.brokerPid, receiver: subscriber.pid });
+    const serviceCpu = cpuMeter({ broker: options.brokerPid, receiver: svc.pid });
+
+    const baselineTrial = async (count: number, lanes = rawLanes): Promise<Trial> => {
       subscriber.send({ type: 'expect', count });
       await subscriber.next('expecting', 5_000);
+      subscriberCpu.start();
       const started = performance.now();
-      await publishAll(rawLanes, count, qos);
+      await publishAll(lanes, count, qos);
       const done = await subscriber.next('done', stallLimitMs(count)).catch(() => undefined);
-      if (done) return { rate: count / ((performance.now() - started) / 1000), complete: true };
+      if (done) return { rate: count / ((performance.now() - started) / 1000), complete: true, cpu: subscriberCpu.stop(count) };
       // QoS 0 may drop: report what arrived, and flag the run.
       subscriber.send({ type: 'status' });
       const status = await subscriber.next('status', 5_000);
-      return { rate: Number(status.received) / ((performance.now() - started) / 1000), complete: false };
+      return { rate: Number(status.received) / ((performance.now() - started) / 1000), complete: false, cpu: subscriberCpu.stop(count) };
     };
 
     const pipelineTrial = async (count: number, batch: number): Promise<Trial> => {
@@ -117,11 +172,12 @@ export async function runThroughput(options: ThroughputOptions, qos: 0 | 1): Pro
       // QoS 0 rows are committed on the same schedule as QoS 1 rows (ack-after-commit.ts), so every
       // reading sent is countable without a trailing QoS 1 message.
       const expected = count * batch;
+      serviceCpu.start();
       const started = performance.now();
       await publishAll(deviceLanes, count, qos);
       const stored = await waitForStored(svc, before + expected, stallLimitMs(count));
       const elapsed = (performance.now() - started) / 1000;
-      return { rate: (stored - before) / batch / elapsed, complete: stored >= before + expected };
+      return { rate: (stored - before) / batch / elapsed, complete: stored >= before + expected, cpu: serviceCpu.stop(count) };
     };
 
     // Warm-up (not counted): JIT, TLS buffers, SQLite pages.
@@ -129,16 +185,19 @@ export async function runThroughput(options: ThroughputOptions, qos: 0 | 1): Pro
     for (const batch of options.batches) await pipelineTrial(Math.ceil(total / 5), batch);
 
     const baseline: Trial[] = [];
+    const sealed: Trial[] = [];
     const pipelines = new Map<number, Trial[]>(options.batches.map((b) => [b, []]));
     for (let run = 0; run < runs; run++) {
       const steps: (() => Promise<void>)[] = [
         async () => void baseline.push(await baselineTrial(total)),
+        async () => void sealed.push(await baselineTrial(total, sealedLanes)),
         ...options.batches.map((batch) => async () => void pipelines.get(batch)?.push(await pipelineTrial(total, batch))),
       ];
       const shift = run % steps.length; // rotate the order so drift does not favour one side
       for (let i = 0; i < steps.length; i++) await steps[(i + shift) % steps.length]?.();
       log(
         `  qos${qos} run ${run + 1}/${runs}: baseline ${Math.round(baseline[run]?.rate ?? 0)} msg/s, ` +
+          `sealed b${DEFAULT_BATCH} no service ${Math.round(sealed[run]?.rate ?? 0)} msg/s, ` +
           options.batches.map((b) => `pipeline b${b} ${Math.round(pipelines.get(b)?.[run]?.rate ?? 0)} msg/s`).join(', '),
       );
     }
@@ -152,6 +211,13 @@ export async function runThroughput(options: ThroughputOptions, qos: 0 | 1): Pro
       messagesPerTrial: total,
       baselineMsgPerSec: summarize(baseline.map((t) => t.rate)),
       baselineIncompleteRuns: baseline.filter((t) => !t.complete).length,
+      baselineCpu: cpuFigures(baseline),
+      sealedCeiling: {
+        batch: DEFAULT_BATCH,
+        cpu: cpuFigures(sealed),
+        msgPerSec: summarize(sealed.map((t) => t.rate)),
+        ratio: summarize(sealed.map((t, i) => t.rate / (baseline[i]?.rate ?? Number.NaN))),
+      },
       pipelines: options.batches.map((batch) => {
         const trials = pipelines.get(batch) ?? [];
         return {
@@ -161,6 +227,7 @@ export async function runThroughput(options: ThroughputOptions, qos: 0 | 1): Pro
           readingsPerSec: summarize(trials.map((t) => t.rate * batch)),
           ratio: summarize(trials.map((t, i) => t.rate / (baseline[i]?.rate ?? Number.NaN))),
           incompleteRuns: trials.filter((t) => !t.complete).length,
+          cpu: cpuFigures(trials),
         };
       }),
       tlsVersion,
