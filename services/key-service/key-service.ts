@@ -27,6 +27,7 @@ export class KeyService {
   private readonly store: ReadingsStore;
   private readonly http: HttpApi;
   private client: MqttClient | undefined;
+  private acks: AckAfterCommit | undefined;
   private subscribed = false;
   private purgeTimer: NodeJS.Timeout | undefined;
   private brokerLog: BrokerLogWatcher | undefined;
@@ -137,22 +138,24 @@ export class KeyService {
     const rejections = new RateLimitedLog();
     const acks = new AckAfterCommit(
       client,
-      (rows) => {
-        const inserted = this.store.insertReadings(rows);
+      this.store.group,
+      (inserted) => {
         this.metrics.readingsStored += inserted;
       },
       (error) => this.onFatal(error),
     );
+    this.acks = acks;
     acks.attach((topic, payload) => {
       const result = handler.handle(topic, payload);
-      if (result.kind === 'accepted') return result.readings;
+      if (result.kind === 'accepted') return { rows: result.readings };
       if (result.kind === 'key-exchange') {
         this.metrics.activeSessions = registry.activeDevices;
-        client.publish(result.reply.topic, result.reply.payload, { qos: 1 });
-      } else if (result.kind === 'rejected') {
-        if (result.reply) client.publish(result.reply.topic, result.reply.payload, { qos: 1 });
+        return { replies: [result.reply] };
+      }
+      if (result.kind === 'rejected') {
         const suppressed = rejections.admit(`${result.deviceId ?? '?'}:${result.code}`);
         if (suppressed !== undefined) log.warn({ deviceId: result.deviceId, code: result.code, suppressed }, 'message refused');
+        if (result.reply) return { replies: [result.reply] };
       }
       return undefined;
     });
@@ -193,6 +196,7 @@ export class KeyService {
         setImmediate(() => client.end(false, {}, () => resolve()));
       });
     }
+    this.acks?.flush(); // a group still open commits before the database closes
     await this.http.close();
     this.store.close();
     this.log.info('stopped');

@@ -85,6 +85,9 @@ export class ReadingsStore {
     }
     const db = this.db;
     this.statements = {
+      begin: db.prepare('BEGIN'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
       insertOne: db.prepare(insertSql(1)),
       insertMany: db.prepare(insertSql(INSERT_CHUNK)),
       upsertSession: db.prepare(
@@ -105,17 +108,38 @@ export class ReadingsStore {
 
   /** Stores a batch in one transaction; answers how many rows were new (the rest were already there). */
   insertReadings(readings: readonly StoredReading[]): number {
+    return this.db.transaction(() => this.insertRows(readings))();
+  }
+
+  private insertRows(readings: readonly StoredReading[]): number {
     let inserted = 0;
-    this.db.transaction(() => {
-      let i = 0;
-      // Multi-row statements with positional parameters: the per-row binding cost dominates otherwise.
-      for (; i + INSERT_CHUNK <= readings.length; i += INSERT_CHUNK) {
-        inserted += this.statements.insertMany.run(positional(readings, i, INSERT_CHUNK)).changes;
-      }
-      for (; i < readings.length; i++) inserted += this.statements.insertOne.run(positional(readings, i, 1)).changes;
-    })();
+    let i = 0;
+    // Multi-row statements with positional parameters: the per-row binding cost dominates otherwise.
+    for (; i + INSERT_CHUNK <= readings.length; i += INSERT_CHUNK) {
+      inserted += this.statements.insertMany.run(positional(readings, i, INSERT_CHUNK)).changes;
+    }
+    for (; i < readings.length; i++) inserted += this.statements.insertOne.run(positional(readings, i, 1)).changes;
     return inserted;
   }
+
+  /**
+   * One transaction spanning a group of messages (ack-after-commit.ts): opened before the first, so
+   * every write they cause joins it (nested transactions become savepoints), and committed together
+   * with the group's readings. Answers how many rows were new.
+   */
+  readonly group = {
+    begin: (): void => {
+      this.statements.begin.run();
+    },
+    commit: (readings: readonly StoredReading[]): number => {
+      const inserted = this.insertRows(readings);
+      this.statements.commit.run();
+      return inserted;
+    },
+    rollback: (): void => {
+      if (this.db.inTransaction) this.statements.rollback.run();
+    },
+  };
 
   /** Installs a session and retires (or drops) the device's others in one transaction. */
   saveSessionChange(installed: PersistedSession, retired: PersistedSession[], dropped: { deviceId: string; keyId: number }[], certNotAfter: number): void {
