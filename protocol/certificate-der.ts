@@ -102,10 +102,14 @@ export function readCertificate(der: Buffer): CertificateFields {
   const subject = expectTag(fields[next + 4], TAG.sequence, 'subject');
   const spki = expectTag(fields[next + 5], TAG.sequence, 'subjectPublicKeyInfo');
   let extensions: Tlv | undefined;
+  // [1] issuerUniqueID and [2] subjectUniqueID are skipped; [3] holds the extensions. In that order,
+  // each at most once.
+  let lastOptional = 0;
   for (const optional of fields.slice(next + 6)) {
-    // [1] issuerUniqueID and [2] subjectUniqueID are skipped; [3] holds the extensions.
-    if (optional.tag === 0xa3 && !extensions) extensions = optional;
-    else if (optional.tag !== 0x81 && optional.tag !== 0x82) refuse('malformed', 'DER: unexpected field in TBSCertificate');
+    const rank = optional.tag === 0x81 ? 1 : optional.tag === 0x82 ? 2 : optional.tag === 0xa3 ? 3 : 0;
+    if (rank <= lastOptional) refuse('malformed', 'DER: unexpected field in TBSCertificate');
+    lastOptional = rank;
+    if (rank === 3) extensions = optional;
   }
   if (!whole(der, innerAlgorithm).equals(whole(der, expectTag(outerAlgorithm, TAG.sequence, 'signatureAlgorithm')))) {
     refuse('malformed', 'signature algorithm differs inside and outside the signed part');
@@ -164,6 +168,9 @@ function readTime(der: Buffer, tlv: Tlv): number {
   } else if (tlv.tag === TAG.generalizedTime && /^\d{14}Z$/.test(text)) {
     year = Number(text.slice(0, 4));
     rest = text.slice(4);
+    // RFC 5280 wants UTCTime up to 2049; earlier GeneralizedTime years are tolerated from 1950, and
+    // years below 100 would be read by Date.UTC as 19xx.
+    if (year < 1950) refuse('malformed', 'DER: certificate time before 1950');
   } else {
     return refuse('malformed', 'DER: bad certificate time');
   }
@@ -179,9 +186,14 @@ function readTime(der: Buffer, tlv: Tlv): number {
 function readPublicKeyInfo(der: Buffer, spki: Tlv): CertificateFields['publicKey'] {
   const [algorithmIdentifier, key] = expectChildren(der, spki, 2, 2, 'subjectPublicKeyInfo');
   const [algorithm, parameters] = expectChildren(der, expectTag(algorithmIdentifier, TAG.sequence, 'key algorithm'), 1, 2, 'key algorithm');
+  const algorithmId = readOid(der, algorithm, 'key algorithm');
+  // rsaEncryption takes an empty NULL (RFC 3279 2.3.1), as OpenSSL insists.
+  if (algorithmId === OID.rsaEncryption && (parameters?.tag !== TAG.null || parameters.end !== parameters.start)) {
+    refuse('malformed', 'DER: rsaEncryption parameters must be NULL');
+  }
   return {
     spki: whole(der, spki),
-    algorithm: readOid(der, algorithm, 'key algorithm'),
+    algorithm: algorithmId,
     namedCurve: parameters?.tag === TAG.oid ? readOid(der, parameters, 'named curve') : undefined,
     bits: bitStringBytes(der, key, 'subjectPublicKey', true),
   };
@@ -226,6 +238,9 @@ function readBasicConstraintsCa(value: Buffer): boolean {
 function readKeyUsage(value: Buffer): number {
   const bits = readRoot(value);
   const bytes = bitStringBytes(value, bits, 'keyUsage', false);
+  // DER: the unused trailing bits are zero; OpenSSL masks them, this reader refuses them.
+  const unused = value[bits.start]!;
+  if (bytes.length > 0 && (bytes[bytes.length - 1]! & ((1 << unused) - 1)) !== 0) refuse('malformed', 'DER: keyUsage sets unused bits');
   let flags = 0;
   for (let i = 0; i < 9; i++) {
     const byte = i >> 3;
@@ -246,5 +261,7 @@ export function readRsaPublicKey(bits: Buffer): { modulus: Buffer; exponent: Buf
   const modulus = integerBytes(bits, n, 'modulus');
   const exponent = integerBytes(bits, e, 'publicExponent');
   if (modulus[0]! >= 0x80 || exponent[0]! >= 0x80) refuse('malformed', 'DER: negative RSA key component');
+  // An even or tiny exponent (e = 1 makes RSA the identity) is no RSA key.
+  if ((exponent[exponent.length - 1]! & 1) === 0 || (exponent.length === 1 && exponent[0]! < 3)) refuse('malformed', 'DER: bad RSA public exponent');
   return { modulus: modulus[0] === 0 ? modulus.subarray(1) : modulus, exponent };
 }

@@ -8,9 +8,8 @@ const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 const MIN_RSA_BITS = 2048;
 const CACHE_LIMIT = 10_000;
 
-/** What a certificate says, parsed and chain-checked once, then cached by fingerprint. */
+/** What a CA-signed certificate says, parsed once, then cached by fingerprint (unsigned ones never are). */
 interface CertificateFacts {
-  issuedByCa: boolean;
   isCa: boolean;
   unknownCriticalExtensions: readonly string[];
   commonName: string | undefined;
@@ -116,17 +115,24 @@ export class TrustStore {
     return facts;
   }
 
-  /** Parses and chain-checks; any failure to read the certificate or its key is `malformed`. */
+  /**
+   * Parses and chain-checks. Nothing the certificate says is used, and its key is not even decoded,
+   * before the CA signature over its signed bytes verifies; anything that does not read is `malformed`.
+   */
   private parse(der: Buffer, fingerprint: Buffer): CertificateFacts {
+    let cert: CertificateFields;
     try {
-      const cert = readCertificate(der);
-      const commonName = cert.commonNames.length === 1 ? cert.commonNames[0] : undefined;
+      cert = readCertificate(der);
+    } catch {
+      return refuse('malformed', 'certificate does not parse');
+    }
+    if (!this.signedByCa(cert)) refuse('untrusted-certificate', 'certificate is not issued by the stack CA');
+    try {
       const publicKey = publicKeyOf(cert.publicKey);
       return {
-        issuedByCa: this.signedByCa(cert),
         isCa: cert.basicConstraintsCa || ((cert.keyUsageFlags ?? 0) & KEY_USAGE.keyCertSign) !== 0,
         unknownCriticalExtensions: cert.unknownCriticalExtensions,
-        commonName,
+        commonName: cert.commonNames.length === 1 ? cert.commonNames[0] : undefined,
         notBefore: cert.notBefore,
         notAfter: cert.notAfter,
         extendedKeyUsages: cert.extendedKeyUsages,
@@ -137,7 +143,7 @@ export class TrustStore {
         serialNumber: normalizeSerial(cert.serialNumber),
       };
     } catch {
-      return refuse('malformed', 'certificate does not parse');
+      return refuse('malformed', 'certificate key or serial does not read');
     }
   }
 
@@ -154,7 +160,6 @@ export class TrustStore {
   }
 
   private checkCommon(facts: CertificateFacts, now: number): void {
-    if (!facts.issuedByCa) refuse('untrusted-certificate', 'certificate is not issued by the stack CA');
     if (facts.isCa) refuse('untrusted-certificate', 'a CA certificate cannot be a leaf');
     if (facts.unknownCriticalExtensions.length > 0) refuse('untrusted-certificate', 'certificate has a critical extension this service does not understand');
     if (now < facts.notBefore || now > facts.notAfter) refuse('untrusted-certificate', 'certificate outside its validity');

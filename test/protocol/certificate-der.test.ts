@@ -1,13 +1,14 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { execFileSync } from 'node:child_process';
-import { X509Certificate, verify } from 'node:crypto';
+import { X509Certificate, createPrivateKey, sign, verify } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_USAGE, readCertificate } from '../../protocol/certificate-der.js';
+import { childrenOf, readRoot, whole } from '../../protocol/der.js';
 import { pemToDer, TrustStore } from '../../protocol/certificates.js';
 import { isProtocolError, type RefusalCode } from '../../protocol/errors.js';
 import { normalizeSerial } from '../../revocation/serial-number.js';
@@ -169,5 +170,103 @@ describe('TrustStore on the DER reader', () => {
     expect(refusalOf(trust, critical, 'sensor-critical')).toBe('untrusted-certificate');
     const nonCritical = opensslLeaf('sensor-noncritical', ['keyUsage=critical,digitalSignature', 'extendedKeyUsage=clientAuth', '1.3.6.1.4.1.55555.1=ASN1:NULL']);
     expect(refusalOf(trust, nonCritical, 'sensor-noncritical')).toBe('accepted');
+  });
+});
+
+/** DER re-encoding, to make certificates the stack CA really signed but no encoder would produce. */
+function tlv(tag: number, content: Buffer): Buffer {
+  const n = content.length;
+  const length = n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
+  return Buffer.concat([Buffer.from([tag]), length, content]);
+}
+
+/** The whole encodings of a DER value's children. */
+function parts(der: Buffer): Buffer[] {
+  return childrenOf(der, readRoot(der)).map((child) => Buffer.from(whole(der, child)));
+}
+
+/** A certificate over `tbsFields`, signed with the stack CA's key (ECDSA P-256, SHA-256). */
+function signedByStackCa(tbsFields: Buffer[], template: Buffer): Buffer {
+  const tbs = tlv(0x30, Buffer.concat(tbsFields));
+  const signature = sign('sha256', tbs, createPrivateKey(ca.credential.keyPem));
+  const [, algorithm] = parts(template);
+  return tlv(0x30, Buffer.concat([tbs, algorithm!, tlv(0x03, Buffer.concat([Buffer.from([0]), signature]))]));
+}
+
+describe('certificates the CA signed but DER or RFC 5280 forbid', () => {
+  const client = () => certificates.find((c) => c.label === '@peculiar client')!.der;
+  const tbsOf = (der: Buffer) => parts(parts(der)[0]!);
+
+  it('re-signing an unchanged signed part is accepted (the helper itself is faithful)', () => {
+    const trust = new TrustStore(ca.certPem);
+    expect(refusalOf(trust, signedByStackCa(tbsOf(client()), client()), 'leaf-client')).toBe('accepted');
+  });
+
+  it('refuses keyUsage with unused bits set, which OpenSSL would silently mask', () => {
+    const fields = tbsOf(client());
+    const extensionsIndex = fields.findIndex((f) => f[0] === 0xa3);
+    const list = parts(fields[extensionsIndex]!)[0]!;
+    const patched = parts(list).map((extension) => {
+      const [id, ...rest] = parts(extension);
+      if (!id!.equals(Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x0f]))) return extension;
+      // digitalSignature, with the 7 unused bits not all zero.
+      return tlv(0x30, Buffer.concat([id!, ...rest.slice(0, -1), tlv(0x04, Buffer.from([0x03, 0x02, 0x07, 0x81]))]));
+    });
+    fields[extensionsIndex] = tlv(0xa3, tlv(0x30, Buffer.concat(patched)));
+    expect(refusalOf(new TrustStore(ca.certPem), signedByStackCa(fields, client()), 'leaf-client')).toBe('malformed');
+  });
+
+  it('refuses unique identifiers out of order or repeated', () => {
+    const fields = tbsOf(client());
+    const extensionsIndex = fields.findIndex((f) => f[0] === 0xa3);
+    const uniqueId = (tag: number) => tlv(tag, Buffer.from([0x00, 0x01]));
+    const variants = [
+      [uniqueId(0x82), uniqueId(0x81)],
+      [uniqueId(0x81), uniqueId(0x81)],
+    ];
+    for (const ids of variants) {
+      const reordered = [...fields.slice(0, extensionsIndex), ...ids, fields[extensionsIndex]!];
+      expect(refusalOf(new TrustStore(ca.certPem), signedByStackCa(reordered, client()), 'leaf-client')).toBe('malformed');
+    }
+    const inOrder = [...fields.slice(0, extensionsIndex), uniqueId(0x81), uniqueId(0x82), fields[extensionsIndex]!];
+    expect(refusalOf(new TrustStore(ca.certPem), signedByStackCa(inOrder, client()), 'leaf-client')).toBe('accepted');
+  });
+
+  it('refuses a GeneralizedTime before 1950 instead of reading year 0049 as 1949', () => {
+    const fields = tbsOf(client());
+    const validityIndex = fields.findIndex((f) => f[0] === 0x30 && parts(f).every((t) => t[0] === 0x17 || t[0] === 0x18));
+    const [, notAfter] = parts(fields[validityIndex]!);
+    fields[validityIndex] = tlv(0x30, Buffer.concat([tlv(0x18, Buffer.from('00490101000000Z')), notAfter!]));
+    expect(refusalOf(new TrustStore(ca.certPem), signedByStackCa(fields, client()), 'leaf-client')).toBe('malformed');
+  });
+
+  it('refuses an RSA key with exponent 1 or with parameters other than NULL', () => {
+    const rsa = certificates.find((c) => c.label === '@peculiar RSA client')!.der;
+    const fields = tbsOf(rsa);
+    const spkiIndex = fields.findIndex((f) => f[0] === 0x30 && parts(f)[1]?.[0] === 0x03);
+    const [algorithm, key] = parts(fields[spkiIndex]!);
+    const rsaKey = readCertificate(rsa).publicKey.bits;
+    const [n] = parts(rsaKey);
+    const withExponent = (e: number[]) =>
+      tlv(0x30, Buffer.concat([algorithm!, tlv(0x03, Buffer.concat([Buffer.from([0]), tlv(0x30, Buffer.concat([n!, tlv(0x02, Buffer.from(e))]))]))]));
+    const build = (spki: Buffer) => signedByStackCa(fields.map((f, i) => (i === spkiIndex ? spki : f)), rsa);
+    expect(refusalOf(new TrustStore(ca.certPem), build(withExponent([0x01, 0x00, 0x01])), 'rsa-device')).toBe('accepted');
+    expect(refusalOf(new TrustStore(ca.certPem), build(withExponent([0x01])), 'rsa-device')).toBe('malformed');
+    expect(refusalOf(new TrustStore(ca.certPem), build(withExponent([0x01, 0x00, 0x00])), 'rsa-device')).toBe('malformed');
+    const [oid] = parts(algorithm!);
+    const oddParameters = tlv(0x30, Buffer.concat([tlv(0x30, Buffer.concat([oid!, Buffer.from([0x05, 0x02, 0x04, 0x08])])), key!]));
+    expect(refusalOf(new TrustStore(ca.certPem), build(oddParameters), 'rsa-device')).toBe('malformed');
+  });
+
+  it('does not decode the key of a certificate the CA did not sign', () => {
+    // An unsigned certificate whose key no decoder could read: refused for its issuer, never `malformed`.
+    const fields = tbsOf(client());
+    const spkiIndex = fields.findIndex((f) => f[0] === 0x30 && parts(f)[1]?.[0] === 0x03);
+    const ed25519 = tlv(0x30, Buffer.concat([tlv(0x30, tlv(0x06, Buffer.from([0x2b, 0x65, 0x70]))), tlv(0x03, Buffer.from([0, 1, 2, 3]))]));
+    const tbs = tlv(0x30, Buffer.concat(fields.map((f, i) => (i === spkiIndex ? ed25519 : f))));
+    const [, algorithm, signature] = parts(client());
+    const unsigned = tlv(0x30, Buffer.concat([tbs, algorithm!, signature!]));
+    expect(refusalOf(new TrustStore(ca.certPem), unsigned, 'leaf-client')).toBe('untrusted-certificate');
+    expect(refusalOf(new TrustStore(ca.certPem), signedByStackCa(fields.map((f, i) => (i === spkiIndex ? ed25519 : f)), client()), 'leaf-client')).toBe('malformed');
   });
 });
