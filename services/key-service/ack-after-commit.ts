@@ -9,7 +9,9 @@ import type { StoredReading } from './readings-store.js';
  * Messages of one network read form a group in one SQLite transaction: it opens with the group's first
  * message, so key exchanges write their nonce and session into it, and commits with the group's
  * readings when mqtt.js has worked through the read. Then PUBACKs go out in arrival order (MQTT 5,
- * 4.6) and replies (key-exchange acknowledgements, re-key requests) are published.
+ * 4.6) and replies (key-exchange acknowledgements, re-key requests) are published. HTTP requests
+ * served on the same connection while a group is open can see its rows a moment early; they are
+ * committed in the same event-loop turn, or the service exits and the broker redelivers them.
  *
  * mqtt.js acknowledges when its `handleMessage` callback runs, and it hands over the next message only
  * then, which would mean one commit per message. Instead the callback is completed at once with a
@@ -34,6 +36,7 @@ export interface GroupTransaction {
   begin(): void;
   /** Inserts the readings and commits; answers how many rows were new. */
   commit(rows: StoredReading[]): number;
+  /** Rolls back the group's transaction if one is open; a no-op otherwise. */
   rollback(): void;
 }
 
@@ -122,13 +125,12 @@ export class AckAfterCommit {
 
   /** Storage failed: nothing of the group is kept, acknowledged or answered. */
   private fail(error: unknown): void {
-    if (this.open) {
-      this.open = false;
-      try {
-        this.transaction.rollback();
-      } catch {
-        // the connection may already have rolled back on its own
-      }
+    // Also when the commit itself failed: the transaction may still be open then.
+    this.open = false;
+    try {
+      this.transaction.rollback();
+    } catch {
+      // the connection may already have rolled back on its own
     }
     this.rows = [];
     this.acks = [];

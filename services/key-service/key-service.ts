@@ -192,11 +192,14 @@ export class KeyService {
     if (client) {
       await new Promise<void>((resolve) => {
         client.handleMessage = (_packet, done) => done(new Error('shutting down'));
-        // Let the ack queue's pending flush run before the orderly disconnect.
-        setImmediate(() => client.end(false, {}, () => resolve()));
+        // Commit, acknowledge and answer the last group while the connection can still carry it.
+        setImmediate(() => {
+          this.acks?.flush();
+          client.end(false, {}, () => resolve());
+        });
       });
     }
-    this.acks?.flush(); // a group still open commits before the database closes
+    this.acks?.flush(); // nothing should be left; if it is, it commits before the database closes
     await this.http.close();
     this.store.close();
     this.log.info('stopped');

@@ -91,18 +91,17 @@ export class MessageHandler {
 
   private keyExchange(deviceId: string, message: Buffer, now: number): HandleResult {
     const { trust, serviceKeys, kexPolicy, store, registry, metrics } = this.deps;
-    // One commit for the nonce and the session instead of two; a refusal after the nonce rolls both back.
-    const accepted = store.atomically(() => {
-      const verified = acceptKexRequest(message, deviceId, {
-        trust,
-        serviceKeys,
-        policy: kexPolicy,
-        now,
-        nonces: { remember: (id, nonce, expiresAt) => store.rememberNonce(id, nonce, expiresAt) },
-      });
-      registry.install(verified, now);
-      return verified;
+    // The nonce is used up once the signature verifies, even if the exchange is refused after that,
+    // so a refused exchange cannot be replayed later. In the running service both writes join the
+    // network read's transaction (ack-after-commit.ts) and commit once.
+    const accepted = acceptKexRequest(message, deviceId, {
+      trust,
+      serviceKeys,
+      policy: kexPolicy,
+      now,
+      nonces: { remember: (id, nonce, expiresAt) => store.rememberNonce(id, nonce, expiresAt) },
     });
+    registry.install(accepted, now);
     metrics.keyExchange(accepted.scheme);
     metrics.activeSessions = registry.activeDevices;
     this.lastRekeyAt.delete(deviceId);

@@ -136,6 +136,7 @@ export class ReadingsStore {
       this.statements.commit.run();
       return inserted;
     },
+    /** A no-op when no transaction is open (SQLite may already have rolled back after an error). */
     rollback: (): void => {
       if (this.db.inTransaction) this.statements.rollback.run();
     },
@@ -171,14 +172,6 @@ export class ReadingsStore {
   /** Sequence numbers already stored within `window` of the session's highest: rebuilds a replay window. */
   storedSequenceNumbers(deviceId: string, keyId: number, window: number): number[] {
     return (this.statements.recentSeqs.all(deviceId, keyId, deviceId, keyId, window) as { seq: number }[]).map((r) => r.seq);
-  }
-
-  /**
-   * Runs `work` in one transaction (nested store calls become savepoints): a key exchange commits its
-   * nonce and its session together, once, and leaves nothing behind if it is refused part-way.
-   */
-  atomically<T>(work: () => T): T {
-    return this.db.transaction(work)();
   }
 
   /** Records an exchange nonce; false when it was already recorded (a replayed exchange). */

@@ -42,7 +42,7 @@ describe('acknowledge after commit', () => {
     const h = harness();
     h.acks.attach((topic): Processed => {
       if (topic.endsWith('/kex')) {
-        h.store.atomically(() => h.store.rememberNonce('sensor-002', Buffer.alloc(16, 1), Date.now() + 60_000));
+        h.store.rememberNonce('sensor-002', Buffer.alloc(16, 1), Date.now() + 60_000);
         return { replies: [{ topic: 'devices/sensor-002/control', payload: Buffer.from('ack') }] };
       }
       return { rows: [row(Number(topic.split('/').pop()))] };
@@ -69,7 +69,7 @@ describe('acknowledge after commit', () => {
     const failure = new Error('disk I/O error');
     h.acks.attach((topic): Processed => {
       if (topic.endsWith('/kex')) {
-        h.store.atomically(() => h.store.rememberNonce('sensor-002', Buffer.alloc(16, 2), Date.now() + 60_000));
+        h.store.rememberNonce('sensor-002', Buffer.alloc(16, 2), Date.now() + 60_000);
         return { replies: [{ topic: 'devices/sensor-002/control', payload: Buffer.from('ack') }] };
       }
       if (topic.endsWith('/fail')) throw failure;
@@ -87,5 +87,28 @@ describe('acknowledge after commit', () => {
     await h.deliver(4, 'devices/sensor-001/telemetry');
     await new Promise((r) => setImmediate(r));
     expect(h.events).toEqual(['puback 4 (rows committed: 1)']);
+  });
+
+  it('rolls back a group whose commit fails, and the next group commits normally', async () => {
+    const h = harness();
+    h.acks.attach((topic): Processed => {
+      if (topic.endsWith('/kex')) {
+        h.store.rememberNonce('sensor-002', Buffer.alloc(16, 3), Date.now() + 60_000);
+        return { replies: [{ topic: 'devices/sensor-002/control', payload: Buffer.from('ack') }] };
+      }
+      // A value SQLite cannot bind makes the insert at commit time throw.
+      if (topic.endsWith('/unbindable')) return { rows: [{ ...row(9), temperatureC: {} as unknown as number }] };
+      return { rows: [row(Number(topic.split('/').pop()))] };
+    });
+    await h.deliver(1, 'devices/sensor-002/kex');
+    await h.deliver(2, 'devices/sensor-001/unbindable');
+    await new Promise((r) => setImmediate(r));
+    expect(h.failures).toHaveLength(1);
+    expect(h.events).toEqual([]);
+    expect(h.committedNonces()).toBe(0);
+    await h.deliver(3, 'devices/sensor-001/telemetry/3');
+    await new Promise((r) => setImmediate(r));
+    expect(h.failures).toHaveLength(1);
+    expect(h.events).toEqual(['puback 3 (rows committed: 1)']);
   });
 });
