@@ -1,3 +1,4 @@
+import { chmodSync, closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Reading } from '../../protocol/readings.js';
 
@@ -47,6 +48,10 @@ export class ReadingsStore {
   private readonly statements;
 
   constructor(path: string) {
+    // Decrypted readings live here: owner-only, whatever the umask or the image's directory modes.
+    // SQLite gives the -wal and -shm files the database file's permissions.
+    closeSync(openSync(path, 'a', 0o600));
+    chmodSync(path, 0o600);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     // WAL + NORMAL survives a killed process (the WAL is in the page cache); only power loss can drop

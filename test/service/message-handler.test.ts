@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +76,21 @@ describe('message handler', () => {
     ]);
     expect(sampleValue(s.metrics.render(), 'smqtt_key_exchanges_total{scheme="ecdhP256"}')).toBe(1);
     expect(sampleValue(s.metrics.render(), 'smqtt_readings_stored_total')).toBe(2);
+  });
+
+  it('keeps the database and its WAL files readable by the owner only, whatever the umask', () => {
+    const previous = process.umask(0o022);
+    try {
+      const fresh = service();
+      const keys = exchange(fresh);
+      fresh.handle('devices/sensor-001/telemetry', envelope(keys, 1, 0));
+      for (const file of [fresh.dbPath, `${fresh.dbPath}-wal`, `${fresh.dbPath}-shm`]) {
+        expect(existsSync(file), file).toBe(true);
+        expect(statSync(file).mode & 0o777, file).toBe(0o600);
+      }
+    } finally {
+      process.umask(previous);
+    }
   });
 
   it('counts a redelivered envelope as a duplicate and stores it once', () => {
