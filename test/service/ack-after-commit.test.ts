@@ -35,16 +35,19 @@ function harness() {
   return { store, events, failures, acks, deliver, committedRows, committedNonces, stored: () => stored };
 }
 
+/** A key exchange as the handler makes it: a nonce written into the open group, and an acknowledgement to send. */
+function keyExchange(store: ReadingsStore, nonceByte: number): Processed {
+  store.rememberNonce('sensor-002', Buffer.alloc(16, nonceByte), Date.now() + 60_000);
+  return { replies: [{ topic: 'devices/sensor-002/control', payload: Buffer.from('ack') }] };
+}
+
 const row = (seq: number): StoredReading => ({ deviceId: 'sensor-001', keyId: 1, seq, index: 0, takenAt: 1_764_000_000_000 + seq, temperatureC: 20, humidityPct: 50, receivedAt: 1 });
 
 describe('acknowledge after commit', () => {
   it('groups one read in one transaction: a key exchange and readings commit together before any PUBACK or reply', async () => {
     const h = harness();
     h.acks.attach((topic): Processed => {
-      if (topic.endsWith('/kex')) {
-        h.store.rememberNonce('sensor-002', Buffer.alloc(16, 1), Date.now() + 60_000);
-        return { replies: [{ topic: 'devices/sensor-002/control', payload: Buffer.from('ack') }] };
-      }
+      if (topic.endsWith('/kex')) return keyExchange(h.store, 1);
       return { rows: [row(Number(topic.split('/').pop()))] };
     });
     await h.deliver(1, 'devices/sensor-001/telemetry/1');
@@ -68,10 +71,7 @@ describe('acknowledge after commit', () => {
     const h = harness();
     const failure = new Error('disk I/O error');
     h.acks.attach((topic): Processed => {
-      if (topic.endsWith('/kex')) {
-        h.store.rememberNonce('sensor-002', Buffer.alloc(16, 2), Date.now() + 60_000);
-        return { replies: [{ topic: 'devices/sensor-002/control', payload: Buffer.from('ack') }] };
-      }
+      if (topic.endsWith('/kex')) return keyExchange(h.store, 2);
       if (topic.endsWith('/fail')) throw failure;
       return { rows: [row(1)] };
     });
@@ -92,10 +92,7 @@ describe('acknowledge after commit', () => {
   it('rolls back a group whose commit fails, and the next group commits normally', async () => {
     const h = harness();
     h.acks.attach((topic): Processed => {
-      if (topic.endsWith('/kex')) {
-        h.store.rememberNonce('sensor-002', Buffer.alloc(16, 3), Date.now() + 60_000);
-        return { replies: [{ topic: 'devices/sensor-002/control', payload: Buffer.from('ack') }] };
-      }
+      if (topic.endsWith('/kex')) return keyExchange(h.store, 3);
       // A value SQLite cannot bind makes the insert at commit time throw.
       if (topic.endsWith('/unbindable')) return { rows: [{ ...row(9), temperatureC: {} as unknown as number }] };
       return { rows: [row(Number(topic.split('/').pop()))] };
