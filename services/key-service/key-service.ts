@@ -78,7 +78,7 @@ export class KeyService {
       replayWindow: config.replayWindow,
     });
     const restored = registry.load(Date.now());
-    this.metrics.activeSessions = registry.activeDevices;
+    this.metrics.activeSessions = () => registry.activeDevices;
     log.info({ sessions: restored.loaded, discarded: restored.unreadable }, 'sessions restored');
 
     if (config.crlFile) {
@@ -89,7 +89,6 @@ export class KeyService {
           trust.setRevokedSerials(list.revokedSerials);
           const { sessions, devices } = registry.endSessionsOf(list.revokedSerials);
           this.metrics.sessionsRevoked += sessions;
-          this.metrics.activeSessions = registry.activeDevices;
           this.metrics.revokedCertificates = list.revokedSerials.size;
           this.metrics.crlNextUpdate = Math.floor((list.nextUpdate?.getTime() ?? 0) / 1000);
           log.info({ revoked: list.revokedSerials.size, nextUpdate: list.nextUpdate?.toISOString(), endedSessionsOf: devices }, 'revocation list in force');
@@ -148,10 +147,7 @@ export class KeyService {
     acks.attach((topic, payload) => {
       const result = handler.handle(topic, payload);
       if (result.kind === 'accepted') return { rows: result.readings };
-      if (result.kind === 'key-exchange') {
-        this.metrics.activeSessions = registry.activeDevices;
-        return { replies: [result.reply] };
-      }
+      if (result.kind === 'key-exchange') return { replies: [result.reply] };
       if (result.kind === 'rejected') {
         const suppressed = rejections.admit(`${result.deviceId ?? '?'}:${result.code}`);
         if (suppressed !== undefined) log.warn({ deviceId: result.deviceId, code: result.code, suppressed }, 'message refused');

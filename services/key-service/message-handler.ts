@@ -103,7 +103,6 @@ export class MessageHandler {
     });
     registry.install(accepted, now);
     metrics.keyExchange(accepted.scheme);
-    metrics.activeSessions = registry.activeDevices;
     this.lastRekeyAt.delete(deviceId);
     const ack: ControlMessage = {
       type: 'kex-ack',

@@ -16,7 +16,8 @@ export class ServiceMetrics {
   ]);
   /** Only filled when the service can read the broker's log (KEY_SERVICE_BROKER_LOG_FILE). */
   readonly brokerRefusals = new Map<BrokerRefusalReason, number>(BROKER_REFUSAL_REASONS.map((reason) => [reason, 0]));
-  activeSessions = 0;
+  /** Read when /metrics is rendered: counting sessions costs O(devices), too much for every exchange. */
+  activeSessions: () => number = () => 0;
   /** Sessions ended because their certificate was revoked. */
   sessionsRevoked = 0;
   /** CRL files that could not be used (the previous list stayed in force). */
@@ -79,7 +80,7 @@ export class ServiceMetrics {
       'Connections the broker refused in the TLS handshake, read from its log when available.',
       [...this.brokerRefusals].map(([reason, n]) => [`{reason="${reason}"}`, n]),
     );
-    metric('smqtt_active_sessions', 'gauge', 'Devices with a current session key.', [['', this.activeSessions]]);
+    metric('smqtt_active_sessions', 'gauge', 'Devices with a current session key.', [['', this.activeSessions()]]);
     metric('smqtt_sessions_revoked_total', 'counter', 'Sessions ended because the certificate that set them up was revoked.', [['', this.sessionsRevoked]]);
     metric('smqtt_crl_rejected_total', 'counter', 'CRL files refused (unreadable, wrong issuer, bad signature, expired); the previous list stays.', [['', this.crlRejected]]);
     metric('smqtt_crl_revoked_certificates', 'gauge', 'Serials on the CRL in force.', [['', this.revokedCertificates]]);

@@ -131,6 +131,11 @@ describe('the runtime on real Mosquitto with mutual TLS', () => {
     expect(() => trust.verifyServiceCertificate(pemToDer(announced.rsaOaepSha256!), SERVICE_IDENTITY, 'rsaOaepSha256', Date.now())).not.toThrow();
   });
 
+  it('reports every device with a current session in /metrics, rotations included', async () => {
+    expect(devices.length).toBeGreaterThan(1);
+    expect(await api.metric('smqtt_active_sessions')).toBe(devices.length);
+  });
+
   it('sees no plaintext on the telemetry topics: no reading bytes, values or field names', async () => {
     await eventually(() => expect(observed.length).toBeGreaterThan(40));
     const allDelivered = [...delivered.values()].flat();
