@@ -24,7 +24,7 @@ const cpuProfileDir = valueOf('--cpu-prof');
 const RUNS = 5;
 
 const plan = quick
-  ? { cryptoMs: 100, kexEc: 300, tpMessages: { 0: 16_000, 1: 8_000 }, latencyMs: 800, fleetSizes: [1_000], rsaCerts: 32 }
+  ? { cryptoMs: 100, kexEc: 300, tpMessages: { 0: 32_000, 1: 16_000 }, latencyMs: 800, fleetSizes: [1_000], rsaCerts: 32 }
   : { cryptoMs: 500, kexEc: 2_000, tpMessages: { 0: 100_000, 1: 50_000 }, latencyMs: 5_000, fleetSizes: [1_000, 10_000], rsaCerts: 100 };
 
 function valueOf(flag: string): string | undefined {
