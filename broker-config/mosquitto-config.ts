@@ -3,6 +3,7 @@
  * the Pulumi program both import it, so the broker that tests exercise is the broker that ships.
  */
 
+import { DEVICE_ID_PATTERN, isValidDeviceId } from '../protocol/topics.js';
 export type TlsMinimumVersion = 'tlsv1.2' | 'tlsv1.3';
 
 export interface BrokerLimits {
@@ -133,15 +134,17 @@ export interface AclInput {
   blockedDevices?: string[];
 }
 
-const DEVICE_ID = /^[a-z0-9-]{1,64}$/;
-
 /** Service-side identities carry a '.', which device ids cannot: a device can never take their names. */
 const SERVICE_IDENTITY = /^[a-z0-9-]+(\.[a-z0-9-]+)+$/;
+
+export function isServiceIdentity(id: string): boolean {
+  return SERVICE_IDENTITY.test(id);
+}
 
 export function renderAclFile(input: AclInput): string {
   const identities = [input.serviceIdentity, ...(input.telemetryReaders ?? [])];
   for (const identity of identities) {
-    if (!SERVICE_IDENTITY.test(identity)) {
+    if (!isServiceIdentity(identity)) {
       throw new BrokerConfigError(`service identity "${identity}" must be dot-separated [a-z0-9-] labels, e.g. key-service.svc`);
     }
   }
@@ -165,7 +168,7 @@ export function renderAclFile(input: AclInput): string {
     lines.push('', '# Read-only telemetry observer: sees ciphertext only.', `user ${reader}`, 'topic read devices/+/telemetry');
   }
   for (const device of input.blockedDevices ?? []) {
-    if (!DEVICE_ID.test(device)) throw new BrokerConfigError(`blocked device "${device}" must be a device id ([a-z0-9-])`);
+    if (!isValidDeviceId(device)) throw new BrokerConfigError(`blocked device "${device}" must be a device id (${DEVICE_ID_PATTERN})`);
     // A user's own deny rule is checked before the patterns above, so it overrides them.
     lines.push('', '# Cut off by configuration.', `user ${device}`, 'topic deny #');
   }

@@ -45,7 +45,6 @@ export interface Scenario {
 
 export interface ScenarioRow extends DeliveryTally {
   scenario: string;
-  devices: number;
   /** Redeliveries the service recognised inside the replay window and did not store again. */
   duplicatesRemoved: number;
   /** Messages the service refused (all codes), counted in /metrics. */
@@ -174,7 +173,6 @@ export async function runScenario(scenario: Scenario, timing: Timing): Promise<S
     for (const id of ledger.devices) rows.set(id, await storedRows(apiUrl, id));
     return {
       scenario: scenario.name,
-      devices: devices.length,
       ...ledger.tally(rows),
       duplicatesRemoved: (sampleValue(after, 'smqtt_duplicates_total') ?? 0) - (sampleValue(before, 'smqtt_duplicates_total') ?? 0),
       rejected: sumOf(after, 'smqtt_rejections_total') - sumOf(before, 'smqtt_rejections_total'),

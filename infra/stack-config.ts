@@ -1,4 +1,16 @@
-import type { BrokerLimits, TlsMinimumVersion } from '../broker-config/mosquitto-config.js';
+import { isServiceIdentity, type BrokerLimits, type TlsMinimumVersion } from '../broker-config/mosquitto-config.js';
+import { isValidDeviceId } from '../protocol/topics.js';
+import { normalizeSerial } from '../revocation/serial-number.js';
+
+/** What revocation will accept as a serial, checked here so a bad one is a config error, not a deploy failure. */
+function isCertificateSerial(value: string): boolean {
+  try {
+    normalizeSerial(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The stack's configuration, typed and checked in one place. `readStackConfig` is pure (it takes a
@@ -122,18 +134,9 @@ export function readStackConfig(lookup: ConfigLookup): StackConfig {
     return raw;
   };
 
-  const identities = (s: string, o: Record<string, unknown>, key: string): string[] => {
+  const stringList = (s: string, o: Record<string, unknown>, key: string, accepts: (value: string) => boolean, what: string): string[] => {
     const raw = o[key] ?? [];
-    if (!Array.isArray(raw) || !raw.every((v) => typeof v === 'string' && /^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(v))) {
-      problems.push(`${PROJECT}:${s}.${key} must be a list of dotted service identities such as auditor.svc, got ${JSON.stringify(raw)}`);
-      return [];
-    }
-    return raw as string[];
-  };
-
-  const stringList = (s: string, o: Record<string, unknown>, key: string, pattern: RegExp, what: string): string[] => {
-    const raw = o[key] ?? [];
-    if (!Array.isArray(raw) || !raw.every((v) => typeof v === 'string' && pattern.test(v))) {
+    if (!Array.isArray(raw) || !raw.every((v) => typeof v === 'string' && accepts(v))) {
       problems.push(`${PROJECT}:${s}.${key} must be a list of ${what}, got ${JSON.stringify(raw)}`);
       return [];
     }
@@ -154,8 +157,8 @@ export function readStackConfig(lookup: ConfigLookup): StackConfig {
       leafValidityDays: integer('pki', pki, 'leafValidityDays', 30, 1, 397),
       earlyRenewalHours: integer('pki', pki, 'earlyRenewalHours', 168, 1, 8_760),
       crlPeriodDays: integer('pki', pki, 'crlPeriodDays', 7, 1, 90),
-      revokedDevices: stringList('pki', pki, 'revokedDevices', /^[a-z0-9-]+$/, 'device ids such as sensor-0002'),
-      revokedSerials: stringList('pki', pki, 'revokedSerials', /^(0x)?[0-9A-Fa-f:]{1,64}$/, 'hex certificate serial numbers'),
+      revokedDevices: stringList('pki', pki, 'revokedDevices', isValidDeviceId, 'device ids such as sensor-0002'),
+      revokedSerials: stringList('pki', pki, 'revokedSerials', isCertificateSerial, 'hex certificate serial numbers of at most 20 bytes'),
     },
     broker: {
       image: image('broker', broker, 'image', 'eclipse-mosquitto:2.0.20'),
@@ -168,8 +171,8 @@ export function readStackConfig(lookup: ConfigLookup): StackConfig {
         maxQueuedMessages: integer('broker.limits', limits, 'maxQueuedMessages', 200_000, 1, 100_000_000),
         maxInflightMessages: integer('broker.limits', limits, 'maxInflightMessages', 100, 1, 65_535),
       },
-      telemetryReaders: identities('broker', broker, 'telemetryReaders'),
-      blockedDevices: stringList('broker', broker, 'blockedDevices', /^[a-z0-9-]+$/, 'device ids such as sensor-0002'),
+      telemetryReaders: stringList('broker', broker, 'telemetryReaders', isServiceIdentity, 'dotted service identities such as auditor.svc'),
+      blockedDevices: stringList('broker', broker, 'blockedDevices', isValidDeviceId, 'device ids such as sensor-0002'),
     },
     keyService: {
       baseImage: image('keyService', keyService, 'baseImage', 'node:20.19-bookworm-slim'),

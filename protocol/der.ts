@@ -31,7 +31,7 @@ export const TAG = {
   set: 0x31,
 } as const;
 
-export function readTlv(der: Buffer, offset: number, limit: number): Tlv {
+function readTlv(der: Buffer, offset: number, limit: number): Tlv {
   if (offset + 2 > limit) refuse('malformed', 'DER: truncated header');
   const tag = der[offset]!;
   if ((tag & 0x1f) === 0x1f) refuse('malformed', 'DER: multi-byte tags are not used here');

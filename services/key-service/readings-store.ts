@@ -111,11 +111,6 @@ export class ReadingsStore {
     };
   }
 
-  /** Stores a batch in one transaction; answers how many rows were new (the rest were already there). */
-  insertReadings(readings: readonly StoredReading[]): number {
-    return this.db.transaction(() => this.insertRows(readings))();
-  }
-
   private insertRows(readings: readonly StoredReading[]): number {
     let inserted = 0;
     let i = 0;
@@ -156,7 +151,7 @@ export class ReadingsStore {
     })();
   }
 
-  dropSessions(sessions: { deviceId: string; keyId: number }[]): void {
+  dropSessions(sessions: readonly { deviceId: string; keyId: number }[]): void {
     this.db.transaction(() => {
       for (const { deviceId, keyId } of sessions) this.statements.deleteSession.run(deviceId, keyId);
     })();

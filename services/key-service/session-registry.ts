@@ -68,15 +68,18 @@ export class SessionRegistry {
     const sessions = this.byDevice.get(deviceId);
     const session = sessions?.find((s) => s.keyId === keyId);
     if (!session || session.retireAt === undefined || session.retireAt > now) return session;
-    this.forget(session);
+    this.forget([session]);
     return undefined;
   }
 
-  private forget(session: LiveSession): void {
-    const sessions = this.byDevice.get(session.deviceId) ?? [];
-    sessions.splice(sessions.indexOf(session), 1);
-    if (sessions.length === 0) this.byDevice.delete(session.deviceId);
-    this.store.dropSessions([session]);
+  /** Drops sessions from memory and, in one transaction, from the store. */
+  private forget(ended: readonly LiveSession[]): void {
+    for (const session of ended) {
+      const sessions = this.byDevice.get(session.deviceId) ?? [];
+      sessions.splice(sessions.indexOf(session), 1);
+      if (sessions.length === 0) this.byDevice.delete(session.deviceId);
+    }
+    if (ended.length > 0) this.store.dropSessions(ended);
   }
 
   /** Makes an accepted exchange the device's current session; the previous one enters its grace period. */
@@ -129,7 +132,7 @@ export class SessionRegistry {
     for (const sessions of this.byDevice.values()) {
       for (const s of sessions) if (s.certificateSerial !== undefined && revokedSerials.has(s.certificateSerial)) ended.push(s);
     }
-    for (const session of ended) this.forget(session);
+    this.forget(ended);
     return { sessions: ended.length, devices: [...new Set(ended.map((s) => s.deviceId))] };
   }
 

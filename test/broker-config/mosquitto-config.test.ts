@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { brokerConfigInput } from '../support/broker-config-input.js';
 import { BrokerConfigError, renderAclFile, renderMosquittoConf, type MosquittoConfigInput } from '../../broker-config/mosquitto-config.js';
 
-const input = (overrides: Partial<MosquittoConfigInput> = {}): MosquittoConfigInput => ({
-  port: 8883,
-  tlsMinimumVersion: 'tlsv1.2',
-  caFile: '/mosquitto/certs/ca.crt',
-  certFile: '/mosquitto/certs/broker.crt',
-  keyFile: '/mosquitto/certs/broker.key',
-  aclFile: '/mosquitto/config/acl',
-  persistenceLocation: '/mosquitto/data',
-  ...overrides,
-});
+const input = (overrides: Partial<MosquittoConfigInput> = {}): MosquittoConfigInput =>
+  brokerConfigInput({ persistenceLocation: '/mosquitto/data', ...overrides });
 
 /** Directives as [name, value] pairs, comments and blank lines dropped. */
 const directives = (text: string) =>

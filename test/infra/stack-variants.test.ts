@@ -71,8 +71,8 @@ describe('stack variants under mocks', () => {
     const attempt = () =>
       readStackConfig((section) =>
         ({
-          pki: { keyAlgorithm: 'dsa-1024', leafValidityDays: 900, revokedDevices: ['sensor-0099'], revokedSerials: ['not-hex'], crlPeriodDays: 0 },
-          broker: { image: 'eclipse-mosquitto:latest', tlsMinimumVersion: 'tlsv1.1' },
+          pki: { keyAlgorithm: 'dsa-1024', leafValidityDays: 900, revokedDevices: ['sensor-0099'], revokedSerials: [`0x${'AB'.repeat(32)}`], crlPeriodDays: 0 }, // 32 bytes: RFC 5280 allows 20
+          broker: { image: 'eclipse-mosquitto:latest', tlsMinimumVersion: 'tlsv1.1', blockedDevices: ['-sensor'], telemetryReaders: ['auditor'] },
           fleet: { size: 0 },
           docker: { host: 'docker.example.com' },
         })[section],
@@ -94,7 +94,9 @@ describe('stack variants under mocks', () => {
       'secure-mqtt-stack:fleet.size must be an integer in 1..100000, got 0',
       'secure-mqtt-stack:docker.host must be a docker host URL',
       'secure-mqtt-stack:pki.crlPeriodDays must be an integer in 1..90, got 0',
-      'secure-mqtt-stack:pki.revokedSerials must be a list of hex certificate serial numbers',
+      'secure-mqtt-stack:pki.revokedSerials must be a list of hex certificate serial numbers of at most 20 bytes',
+      'secure-mqtt-stack:broker.blockedDevices must be a list of device ids such as sensor-0002, got ["-sensor"]',
+      'secure-mqtt-stack:broker.telemetryReaders must be a list of dotted service identities such as auditor.svc, got ["auditor"]',
       'secure-mqtt-stack:pki.revokedDevices names devices outside the fleet (size 3): sensor-0099',
     ]) {
       expect(message).toContain(expected);

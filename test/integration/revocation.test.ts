@@ -6,6 +6,7 @@ import { SimulatedDevice } from '../../device-sim/simulated-device.js';
 import { SERVICE_IDENTITY } from '../../local/local-pki.js';
 import { LocalStack } from '../../local/local-stack.js';
 import type { Credential } from '../../local/throwaway-pki.js';
+import { normalizeSerial, readRevocationList } from '../../revocation/index.js';
 import { ApiClient, connectAs, eventually, readCredential, tlsHandshake, type BrokerAddress } from '../support/stack-clients.js';
 
 /**
@@ -86,7 +87,9 @@ describe('revocation through the CA revocation list', () => {
       expect(await storedCount(alsoKept)).toBeGreaterThan(counts.alsoKept + 10);
     }, 10_000);
     expect(await newestReadingAt(revokedId)).toBeLessThanOrEqual(revokedAt);
-    expect(serial).toMatch(/^[0-9A-F]+$/);
+    // The CRL both the broker and the service read lists that certificate, signed by the stack CA.
+    const inForce = await readRevocationList(readFileSync(stack.endpoints.crlPath, 'utf8'), broker.caPem, new Date());
+    expect(inForce.revokedSerials.has(normalizeSerial(serial!))).toBe(true);
 
     // Renewal: a new key and certificate for the same device id connects and is served again.
     await devices.get(revokedId)!.stop();

@@ -2,6 +2,7 @@ import { renderAclFile, renderMosquittoConf } from '../../broker-config/mosquitt
 import type { ResourceUnderTest } from '../../policies/harness/run-policies.js';
 import { runPolicies } from '../../policies/harness/run-policies.js';
 import type { ResourceValidationPolicy } from '@pulumi/policy';
+import { brokerConfigInput } from '../support/broker-config-input.js';
 
 /** Args factories: resources as a program would declare them, to be bent by each test. */
 let counter = 0;
@@ -11,15 +12,7 @@ export function resource(type: string, inputs: Record<string, unknown>, name = `
 
 /** The renderer's output for a typical broker; `extra` adds inputs such as a CRL. */
 export function goodConf(extra: Partial<Parameters<typeof renderMosquittoConf>[0]> = {}): string {
-  return renderMosquittoConf({
-    port: 8883,
-    tlsMinimumVersion: 'tlsv1.2',
-    caFile: '/mosquitto/certs/ca.crt',
-    certFile: '/mosquitto/certs/broker.crt',
-    keyFile: '/mosquitto/certs/broker.key',
-    aclFile: '/mosquitto/config/acl',
-    ...extra,
-  });
+  return renderMosquittoConf(brokerConfigInput(extra));
 }
 export const GOOD_CONF = goodConf();
 export const GOOD_ACL = renderAclFile({ serviceIdentity: 'key-service.svc' });

@@ -38,10 +38,11 @@ function service(dbPath = join(mkdtempSync(join(tmpdir(), 'smqtt-handler-')), 's
   registry.load(Date.now());
   const metrics = new ServiceMetrics();
   const handler = new MessageHandler({ trust: f.trust, serviceKeys: f.serviceKeys, store, registry, metrics, kexPolicy: DEFAULT_KEX_POLICY });
-  /** Handles a message and commits accepted readings, as the MQTT layer does before acknowledging. */
+  /** Handles a message in its own group transaction and commits it, as the MQTT layer does before acknowledging. */
   const handle = (topic: string, payload: Buffer, now = Date.now()): HandleResult => {
+    store.group.begin();
     const result = handler.handle(topic, payload, now);
-    if (result.kind === 'accepted') metrics.readingsStored += store.insertReadings(result.readings);
+    metrics.readingsStored += store.group.commit(result.kind === 'accepted' ? result.readings : []);
     return result;
   };
   return { store, registry, metrics, handle, dbPath, reopen: () => (store.close(), service(dbPath)) };
@@ -239,7 +240,9 @@ describe('revocation in the handler', () => {
     const old = new Database(dbPath);
     old.exec(`CREATE TABLE sessions (device_id TEXT NOT NULL, key_id INTEGER NOT NULL, scheme TEXT NOT NULL, sealed_keys BLOB NOT NULL,
       established_at INTEGER NOT NULL, retire_at INTEGER, PRIMARY KEY (device_id, key_id)) WITHOUT ROWID`);
-    old.prepare('INSERT INTO sessions VALUES (?, ?, ?, ?, ?, NULL)').run('sensor-001', 9, 'ecdhP256', Buffer.alloc(60), Date.now());
+    // Keys sealed under the service's own vault key, so only the migration, not the vault, can drop the row.
+    const sealed = new SessionVault(Buffer.alloc(32, 9)).seal({ encryptionKey: Buffer.alloc(32, 1), confirmationKey: Buffer.alloc(32, 2) }, 'sensor-001', 9);
+    old.prepare('INSERT INTO sessions VALUES (?, ?, ?, ?, ?, NULL)').run('sensor-001', 9, 'ecdhP256', sealed, Date.now());
     old.close();
     const s = service(dbPath);
     // Revocation could not end a session whose certificate is unknown: it is gone, the device re-keys.

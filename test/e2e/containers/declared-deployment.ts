@@ -26,7 +26,6 @@ export type ImageOverrides = Map<string, string>;
 export interface DeploymentOptions {
   /** Drop the BuildKit cache once the images are built, before any container takes disk space. */
   pruneBuildCache?: boolean;
-  log?: (line: string) => void;
 }
 
 /**
@@ -45,7 +44,7 @@ export class DeclaredDeployment {
     private readonly overrides: ImageOverrides,
     private readonly options: DeploymentOptions = {},
   ) {
-    this.log = options.log ?? ((line) => process.stdout.write(`${line}\n`));
+    this.log = (line) => process.stdout.write(`${line}\n`);
   }
 
   private of(type: string): DeclaredResource[] {
